@@ -1,0 +1,1 @@
+"""Ingestion of field exports, the canonical warehouse, and point-in-time features."""

@@ -1,0 +1,1 @@
+"""The household escalation risk model: fit/predict, calibration, reasons, pyfunc wrapper."""

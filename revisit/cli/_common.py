@@ -1,0 +1,36 @@
+"""Helpers shared by the CLI command modules."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from revisit.settings import Settings
+
+HomeOption = typer.Option(
+    None, "--home", help="Revisit home folder (default: $REVISIT_HOME, else ./revisit-data)."
+)
+
+
+def settings_for(home: Path | None) -> Settings:
+    """Build the process's settings from the environment and the ``--home`` option."""
+    return Settings().with_home(home)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Configure logging once, in the entry point (never at import time)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def not_built(command: str) -> None:
+    """Say plainly that a command is not built yet, and exit with status 2."""
+    typer.echo(f"revisit {command}: not built yet in this version of Revisit.", err=True)
+    raise typer.Exit(code=2)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a plain-words error (no stack trace) and exit non-zero."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=code)

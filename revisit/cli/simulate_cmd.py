@@ -1,0 +1,16 @@
+"""`revisit simulate`."""
+
+from __future__ import annotations
+
+import typer
+
+from revisit.cli._common import not_built
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the CLI app."""
+
+    @app.command("simulate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def simulate() -> None:
+        """Not built yet."""
+        not_built("simulate")

@@ -1,0 +1,50 @@
+"""The one typed settings object of a Revisit process, read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide settings, built once in the entry point and passed down.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder (``$REVISIT_HOME``, default ``./revisit-data``):
+        holds ``warehouse/``, ``quarantine/``, ``features/``, ``mlflow.db``,
+        ``mlartifacts/``, ``audit.db`` and ``tokens.json``.
+    id_secret : SecretStr or None
+        Key of the HMAC-SHA256 that turns a household head's ID number into a
+        pseudonymous ``household_id`` (``$REVISIT_ID_SECRET``).
+    mlflow_tracking_uri : str or None
+        ``$MLFLOW_TRACKING_URI``; default ``sqlite:///<home>/mlflow.db``.
+    model_name : str
+        Registered model name in the MLflow registry.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path("revisit-data"), validation_alias="REVISIT_HOME")
+    id_secret: SecretStr | None = Field(default=None, validation_alias="REVISIT_ID_SECRET")
+    mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
+
+    def with_home(self, home: Path | None) -> Settings:
+        """Return a copy whose home is ``home`` when given (the ``--home`` option)."""
+        return self if home is None else self.model_copy(update={"home": Path(home)})
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: ``$MLFLOW_TRACKING_URI`` or the SQLite file under home."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        """Absolute artifact root for new MLflow experiments (``<home>/mlartifacts``)."""
+        return (self.home.resolve() / "mlartifacts").as_uri()

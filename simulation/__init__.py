@@ -1,0 +1,1 @@
+"""Synthetic field exports of a prefecture-wide visiting campaign, with ground truth."""

@@ -1,0 +1,1 @@
+"""Temporal splits, training runs, baselines, evaluation, bias audit and the MLflow registry."""
