@@ -148,8 +148,18 @@ VISIT_COLUMNS: Final[tuple[Column, ...]] = (
     Column("recorded_at", ("录入时间", "錄入時間"), "timestamp"),
     Column("officer_id", ("民警警号", "民警警號"), "str"),
     Column("station", ("派出所", "派出所"), "str"),
-    Column("county", ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"), "str", required=True),
-    Column("township", ("乡镇（街道）", "鄉鎮（街道）", "乡镇(街道)", "鄉鎮(街道)"), "str", required=True),
+    Column(
+        "county",
+        ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"),
+        "str",
+        required=True,
+    ),
+    Column(
+        "township",
+        ("乡镇（街道）", "鄉鎮（街道）", "乡镇(街道)", "鄉鎮(街道)"),
+        "str",
+        required=True,
+    ),
     Column("village", ("村（社区）", "村（社區）", "村(社区)", "村(社區)"), "str", required=True),
     Column("persons_met", ("走访人数", "走訪人數"), "int"),
     Column("household_type", ("户类型", "戶類型"), "category", vocabulary=HOUSEHOLD_TYPES),
@@ -158,7 +168,9 @@ VISIT_COLUMNS: Final[tuple[Column, ...]] = (
     Column("dispute_severity", ("纠纷等级", "糾紛等級"), "ordinal", vocabulary=DISPUTE_SEVERITIES),
     Column("dispute_parties", ("涉及人数", "涉及人數"), "int"),
     Column("risk_hazards", ("风险隐患", "風險隱患"), "set", vocabulary=RISK_HAZARDS),
-    Column("resolution_status", ("化解情况", "化解情況"), "category", vocabulary=RESOLUTION_STATUSES),
+    Column(
+        "resolution_status", ("化解情况", "化解情況"), "category", vocabulary=RESOLUTION_STATUSES
+    ),
     Column("mediation_agreement", ("是否签订调解协议", "是否簽訂調解協議"), "bool"),
     Column("followup_due", ("回访期限", "回訪期限"), "date"),
     Column("review_status", ("审核状态", "審核狀態"), "category", vocabulary=REVIEW_STATUSES),
@@ -170,9 +182,25 @@ INCIDENT_COLUMNS: Final[tuple[Column, ...]] = (
     Column("household_id", ("户编号", "戶編號"), "str"),
     Column("reported_at", ("报警时间", "報警時間"), "timestamp", required=True),
     Column("recorded_at", ("录入时间", "錄入時間"), "timestamp"),
-    Column("category", ("警情类别", "警情類別"), "category", required=True, vocabulary=INCIDENT_CATEGORIES),
-    Column("county", ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"), "str", required=True),
-    Column("township", ("乡镇（街道）", "鄉鎮（街道）", "乡镇(街道)", "鄉鎮(街道)"), "str", required=True),
+    Column(
+        "category",
+        ("警情类别", "警情類別"),
+        "category",
+        required=True,
+        vocabulary=INCIDENT_CATEGORIES,
+    ),
+    Column(
+        "county",
+        ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"),
+        "str",
+        required=True,
+    ),
+    Column(
+        "township",
+        ("乡镇（街道）", "鄉鎮（街道）", "乡镇(街道)", "鄉鎮(街道)"),
+        "str",
+        required=True,
+    ),
     Column("village", ("村（社区）", "村（社區）", "村(社区)", "村(社區)"), "str", required=True),
 )
 
@@ -183,11 +211,29 @@ ID_NUMBER_HEADERS: Final[tuple[str, ...]] = ("户主身份证号", "戶主身份
 #: Personal columns: dropped at ingestion, never stored, logged or modelled.
 PERSONAL_HEADERS: Final[frozenset[str]] = frozenset(
     {
-        "姓名", "户主姓名", "戶主姓名", "name", "head_name",
-        "身份证号", "身份證號", "户主身份证号", "戶主身份證號", "id_number", "head_id_number",
-        "联系电话", "聯繫電話", "聯絡電話", "电话", "電話", "phone",
-        "住址", "地址", "address",
-        "备注", "備註", "notes",
+        "姓名",
+        "户主姓名",
+        "戶主姓名",
+        "name",
+        "head_name",
+        "身份证号",
+        "身份證號",
+        "户主身份证号",
+        "戶主身份證號",
+        "id_number",
+        "head_id_number",
+        "联系电话",
+        "聯繫電話",
+        "聯絡電話",
+        "电话",
+        "電話",
+        "phone",
+        "住址",
+        "地址",
+        "address",
+        "备注",
+        "備註",
+        "notes",
     }
 )
 
@@ -198,8 +244,23 @@ PROTECTED_HEADERS: Final[frozenset[str]] = frozenset(
 
 #: Substrings that mark a column name as personal or protected (checked by the model).
 FORBIDDEN_FEATURE_SUBSTRINGS: Final[tuple[str, ...]] = (
-    "ethnic", "民族", "religion", "宗教", "name", "姓名", "id_number", "身份证", "phone",
-    "电话", "address", "住址", "notes", "备注", "sex", "gender", "性别",
+    "ethnic",
+    "民族",
+    "religion",
+    "宗教",
+    "name",
+    "姓名",
+    "id_number",
+    "身份证",
+    "phone",
+    "电话",
+    "address",
+    "住址",
+    "notes",
+    "备注",
+    "sex",
+    "gender",
+    "性别",
 )
 
 # ---------------------------------------------------------------------------
