@@ -1,0 +1,857 @@
+"""Evaluation metrics of ranked risk scores, with bootstrap intervals.
+
+Every metric here is computed from a label vector ``y`` (0/1, no missing
+values: drop unlabelled rows first) and a score vector (larger = riskier). The
+probability metrics (Brier score, expected calibration error) additionally need
+the score to be a probability in [0, 1].
+
+Top-k rules (capacity)
+----------------------
+Officers revisit a fixed number of households per week, so lists are judged by
+precision@k and recall@k, where ``k`` is the number of rows selected:
+
+* ``k`` as a ``float`` in (0, 1] is a share of the rows of the pool:
+  ``ceil(k * n)`` rows are selected (at least one row of a non-empty pool).
+* ``k`` as an ``int`` >= 1 is a count; a pool with fewer rows selects them all.
+* Rows are ranked by score, descending; ties are broken by the tie-break
+  column ascending when one is given (e.g. ``household_id``), then by row
+  position (a stable sort). Results therefore never depend on row order except
+  among rows with equal score and equal tie-break value.
+* With an ``as_of`` column the pool is one as-of date: the top ``k`` is taken
+  within each as-of date (capacity is per week) and precision and recall are
+  averaged over as-of dates (unweighted; dates without a selected row are
+  skipped for precision, dates without a positive row for recall).
+* With a ``group`` column (e.g. township) the top ``k`` is taken within each
+  group of each as-of date and the selections of all groups of a date are
+  pooled before computing that date's precision and recall.
+
+Bootstrap
+---------
+Intervals are percentile bootstrap intervals (Efron & Tibshirani 1993,
+ch. 13): rows (or, with ``clusters``, whole households, so that the weekly rows
+of one household stay together) are resampled with replacement ``n_boot``
+times; each metric is recomputed on every resample, represented as integer
+row weights so that the data are sorted once, and the interval is the
+``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the
+resampled values. In :func:`evaluate` all models share the same resamples
+(a paired bootstrap), so intervals of lift and oracle share are valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Default capacities: the top 1 % and 5 % of households of each as-of date.
+DEFAULT_KS: tuple[float | int, ...] = (0.01, 0.05)
+#: Default per-group capacity: the top 20 households per township.
+DEFAULT_GROUP_KS: tuple[int, ...] = (20,)
+#: Number of equal-width bins of the expected calibration error.
+DEFAULT_ECE_BINS = 10
+
+KValue = float | int
+
+
+class MetricInputError(ValueError):
+    """Labels, scores or options given to a metric are not usable."""
+
+
+class Interval(NamedTuple):
+    """A point estimate with its bootstrap interval (same unit as the metric)."""
+
+    value: float
+    low: float
+    high: float
+
+
+# ---------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _as_labels(y: Any) -> np.ndarray:
+    """Return ``y`` as a float64 array of 0.0/1.0, refusing missing or other values."""
+    try:
+        arr = pd.Series(y, copy=False).astype("float64").to_numpy()
+    except (TypeError, ValueError) as err:
+        raise MetricInputError(f"labels must be 0/1 numbers, got {y!r:.200}") from err
+    if arr.ndim != 1:
+        raise MetricInputError(f"labels must be one-dimensional, got shape {arr.shape!r}")
+    if np.isnan(arr).any():
+        raise MetricInputError(
+            f"labels must not be missing; got {int(np.isnan(arr).sum())} missing "
+            "(drop rows whose horizon is not observed first)"
+        )
+    bad = (arr != 0.0) & (arr != 1.0)
+    if bad.any():
+        raise MetricInputError(f"labels must be 0 or 1, got {np.unique(arr[bad])[:5]!r}")
+    return arr
+
+
+def _as_scores(score: Any, n: int, *, probability: bool = False) -> np.ndarray:
+    """Return ``score`` as a finite float64 array of length ``n``."""
+    try:
+        arr = pd.Series(score, copy=False).astype("float64").to_numpy()
+    except (TypeError, ValueError) as err:
+        raise MetricInputError(f"scores must be numbers, got {score!r:.200}") from err
+    if arr.shape != (n,):
+        raise MetricInputError(f"expected {n} scores (one per label), got shape {arr.shape!r}")
+    if not np.isfinite(arr).all():
+        raise MetricInputError(
+            f"scores must be finite; got {int((~np.isfinite(arr)).sum())} missing or infinite"
+        )
+    if probability and n and (arr.min() < 0.0 or arr.max() > 1.0):
+        raise MetricInputError(
+            f"a probability in [0, 1] was expected, got range [{arr.min()!r}, {arr.max()!r}]"
+        )
+    return arr
+
+
+def _check_k(k: Any) -> KValue:
+    """Validate a capacity: a share in (0, 1] (float) or a count >= 1 (int)."""
+    if isinstance(k, bool) or not isinstance(k, int | float | np.integer | np.floating):
+        raise MetricInputError(f"k must be a share (float) or a count (int), got {k!r}")
+    if isinstance(k, int | np.integer):
+        if k < 1:
+            raise MetricInputError(f"a count k must be >= 1, got {k!r}")
+        return int(k)
+    if not 0.0 < float(k) <= 1.0:
+        raise MetricInputError(f"a share k must lie in (0, 1], got {k!r}")
+    return float(k)
+
+
+def k_label(k: KValue) -> str:
+    """Return the metric-name suffix of a capacity: ``0.01 -> "1pct"``, ``20 -> "20"``."""
+    k = _check_k(k)
+    if isinstance(k, int):
+        return str(k)
+    pct = f"{k * 100:.4f}".rstrip("0").rstrip(".")
+    return f"{pct}pct"
+
+
+def _k_rows(k: KValue, pool_size: np.ndarray) -> np.ndarray:
+    """Number of rows selected per pool of total weight ``pool_size`` (float64 array)."""
+    if isinstance(k, int):
+        return np.minimum(float(k), pool_size)
+    # round first so that 0.01 * 300 (= 3.0000000000000004) selects 3 rows, not 4
+    return np.minimum(np.ceil(np.round(k * pool_size, 9)), pool_size)
+
+
+# ---------------------------------------------------------------------------
+# Weighted kernels (weights = bootstrap multiplicities; all ones for the estimate)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """Rows sorted by score, ascending, with the blocks of equal score."""
+
+    order: np.ndarray  # permutation: sorted position -> row
+    y: np.ndarray  # labels in sorted order
+    p: np.ndarray  # scores in sorted order
+    starts: np.ndarray  # first sorted position of each block of equal score
+    bins: np.ndarray | None  # ECE bin of each sorted row, None if not a probability
+    n_bins: int
+
+    @classmethod
+    def build(cls, y: np.ndarray, score: np.ndarray, *, n_bins: int) -> _Pooled:
+        order = np.argsort(score, kind="stable")
+        p = score[order]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(p) != 0) + 1)) if p.size else p
+        probability = p.size > 0 and p[0] >= 0.0 and p[-1] <= 1.0
+        bins = None
+        if probability:
+            # Guo et al. (2017): bin m holds ((m - 1)/M, m/M]; a score of 0 goes to the first bin
+            bins = np.clip(np.ceil(p * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+        return cls(order, y[order], p, starts.astype(np.int64), bins, n_bins)
+
+    def metrics(self, w: np.ndarray | None) -> dict[str, float]:
+        """ROC AUC, average precision, Brier score and ECE under row weights ``w``."""
+        ws = np.ones_like(self.y) if w is None else w[self.order]
+        wy = ws * self.y
+        total = ws.sum()
+        pos_b = np.add.reduceat(wy, self.starts) if self.starts.size else wy
+        neg_b = np.add.reduceat(ws - wy, self.starts) if self.starts.size else wy
+        n_pos, n_neg = pos_b.sum(), neg_b.sum()
+        out = {"roc_auc": math.nan, "average_precision": math.nan}
+        if n_pos > 0 and n_neg > 0:
+            neg_below = np.cumsum(neg_b) - neg_b
+            out["roc_auc"] = float((pos_b * (neg_below + 0.5 * neg_b)).sum() / (n_pos * n_neg))
+        if n_pos > 0:
+            pos_d, neg_d = pos_b[::-1], neg_b[::-1]
+            tp, fp = np.cumsum(pos_d), np.cumsum(neg_d)
+            seen = tp + fp
+            precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+            out["average_precision"] = float((pos_d * precision).sum() / n_pos)
+        out["brier"] = math.nan
+        out["ece"] = math.nan
+        if self.bins is not None and total > 0:
+            out["brier"] = float((ws * (self.p - self.y) ** 2).sum() / total)
+            conf = np.bincount(self.bins, ws * self.p, minlength=self.n_bins)
+            acc = np.bincount(self.bins, wy, minlength=self.n_bins)
+            out["ece"] = float(np.abs(acc - conf).sum() / total)
+        return out
+
+
+@dataclass(frozen=True)
+class _Segmented:
+    """Rows sorted by (segment, score descending, tie-break, position)."""
+
+    order: np.ndarray
+    y: np.ndarray
+    seg: np.ndarray  # segment code of each sorted row (segments are contiguous)
+    seg_start: np.ndarray  # first sorted position of each segment
+    seg_date: np.ndarray  # as-of code of each segment
+    n_dates: int
+
+    @classmethod
+    def build(
+        cls,
+        y: np.ndarray,
+        score: np.ndarray,
+        date_codes: np.ndarray,
+        group_codes: np.ndarray | None,
+        tie_codes: np.ndarray | None,
+    ) -> _Segmented:
+        n_dates = int(date_codes.max()) + 1 if date_codes.size else 0
+        if group_codes is None:
+            seg_raw = date_codes
+        else:
+            seg_raw = date_codes * (int(group_codes.max()) + 1) + group_codes
+        keys: list[np.ndarray] = [np.arange(y.size)]
+        if tie_codes is not None:
+            keys.append(tie_codes)
+        keys += [-score, seg_raw]
+        order = np.lexsort(keys)  # last key is the primary one
+        seg_sorted_raw = seg_raw[order]
+        seg_start = np.concatenate(([0], np.flatnonzero(np.diff(seg_sorted_raw) != 0) + 1))
+        seg_start = seg_start.astype(np.int64) if y.size else np.zeros(0, np.int64)
+        seg = np.zeros(y.size, dtype=np.int64)
+        if y.size:
+            seg[seg_start[1:]] = 1
+            seg = np.cumsum(seg)
+        seg_date = date_codes[order][seg_start] if y.size else np.zeros(0, np.int64)
+        return cls(order, y[order], seg, seg_start, seg_date, n_dates)
+
+    def at_k(self, k: KValue, w: np.ndarray | None) -> tuple[float, float]:
+        """Precision@k and recall@k (averaged over as-of dates) under row weights ``w``."""
+        if self.y.size == 0:
+            return math.nan, math.nan
+        ws = np.ones_like(self.y) if w is None else w[self.order]
+        n_seg = self.seg_start.size
+        cw = np.cumsum(ws)
+        before_seg = np.concatenate(([0.0], cw[self.seg_start[1:] - 1]))
+        pool = np.diff(np.concatenate((before_seg, [cw[-1]])))
+        before_row = cw - ws - before_seg[self.seg]
+        units = np.clip(_k_rows(k, pool)[self.seg] - before_row, 0.0, ws)
+        tp = np.bincount(self.seg, units * self.y, minlength=n_seg)
+        sel = np.bincount(self.seg, units, minlength=n_seg)
+        pos = np.bincount(self.seg, ws * self.y, minlength=n_seg)
+        tp_d = np.bincount(self.seg_date, tp, minlength=self.n_dates)
+        sel_d = np.bincount(self.seg_date, sel, minlength=self.n_dates)
+        pos_d = np.bincount(self.seg_date, pos, minlength=self.n_dates)
+        has_sel, has_pos = sel_d > 0, pos_d > 0
+        precision = float((tp_d[has_sel] / sel_d[has_sel]).mean()) if has_sel.any() else math.nan
+        recall = float((tp_d[has_pos] / pos_d[has_pos]).mean()) if has_pos.any() else math.nan
+        return precision, recall
+
+
+# ---------------------------------------------------------------------------
+# Plain metrics
+# ---------------------------------------------------------------------------
+
+
+def roc_auc(y: Any, score: Any) -> float:
+    """Area under the ROC curve, ties counted one half (Mann-Whitney U / (P N)).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1, no missing values.
+    score : array-like of shape (n,)
+        Risk scores, larger = riskier (any finite real numbers).
+
+    Returns
+    -------
+    float
+        AUC in [0, 1]; ``nan`` when ``y`` has a single class.
+
+    Raises
+    ------
+    MetricInputError
+        Missing or non-binary labels, non-finite scores, length mismatch.
+    """
+    yy = _as_labels(y)
+    return _Pooled.build(yy, _as_scores(score, yy.size), n_bins=1).metrics(None)["roc_auc"]
+
+
+def average_precision(y: Any, score: Any) -> float:
+    """Average precision: sum over score thresholds of (R_n - R_{n-1}) P_n.
+
+    Same definition as ``sklearn.metrics.average_precision_score`` (no
+    interpolation; rows of equal score enter together). Parameters and errors
+    as :func:`roc_auc`; returns ``nan`` when there is no positive label.
+    """
+    yy = _as_labels(y)
+    return _Pooled.build(yy, _as_scores(score, yy.size), n_bins=1).metrics(None)[
+        "average_precision"
+    ]
+
+
+def brier(y: Any, prob: Any) -> float:
+    """Brier score: mean squared difference between probability and outcome (Brier 1950).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    prob : array-like of shape (n,)
+        Predicted probabilities in [0, 1].
+
+    Returns
+    -------
+    float
+        In [0, 1], lower is better; ``nan`` for no rows.
+
+    Raises
+    ------
+    MetricInputError
+        As :func:`roc_auc`, or a probability outside [0, 1].
+    """
+    yy = _as_labels(y)
+    pp = _as_scores(prob, yy.size, probability=True)
+    return float(np.mean((pp - yy) ** 2)) if yy.size else math.nan
+
+
+def expected_calibration_error(y: Any, prob: Any, *, n_bins: int = DEFAULT_ECE_BINS) -> float:
+    """Expected calibration error over equal-width probability bins.
+
+    ``ECE = sum_m |B_m| / n * |mean(y in B_m) - mean(prob in B_m)|`` with bins
+    ``B_m = ((m - 1) / M, m / M]`` (a probability of 0 falls into the first),
+    M = ``n_bins``; empty bins contribute nothing. Definition of Naeini, Cooper
+    & Hauskrecht (2015, AAAI, "Obtaining well calibrated probabilities using
+    Bayesian binning") in the notation of Guo et al. (2017, ICML, "On
+    calibration of modern neural networks", eq. 3).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    prob : array-like of shape (n,)
+        Predicted probabilities in [0, 1].
+    n_bins : int, default 10
+        Number of equal-width bins M.
+
+    Returns
+    -------
+    float
+        In [0, 1] (a probability gap), lower is better; ``nan`` for no rows.
+
+    Raises
+    ------
+    MetricInputError
+        As :func:`brier`, or ``n_bins < 1``.
+    """
+    if n_bins < 1:
+        raise MetricInputError(f"n_bins must be >= 1, got {n_bins!r}")
+    yy = _as_labels(y)
+    pp = _as_scores(prob, yy.size, probability=True)
+    return _Pooled.build(yy, pp, n_bins=n_bins).metrics(None)["ece"]
+
+
+def _ranking_inputs(
+    y: Any, score: Any, as_of: Any, group: Any, tiebreak: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    yy = _as_labels(y)
+    ss = _as_scores(score, yy.size)
+
+    def codes(values: Any, what: str) -> np.ndarray:
+        arr = pd.Series(values, copy=False)
+        if len(arr) != yy.size:
+            raise MetricInputError(f"expected {yy.size} {what} values, got {len(arr)}")
+        if arr.isna().any():
+            raise MetricInputError(f"{what} must not be missing; got {int(arr.isna().sum())}")
+        return pd.factorize(arr, sort=True)[0].astype(np.int64)
+
+    dates = np.zeros(yy.size, np.int64) if as_of is None else codes(as_of, "as_of")
+    groups = None if group is None else codes(group, "group")
+    ties = None if tiebreak is None else codes(tiebreak, "tie-break")
+    return yy, ss, dates, groups, ties
+
+
+def precision_at_k(
+    y: Any,
+    score: Any,
+    k: KValue,
+    *,
+    as_of: Any = None,
+    group: Any = None,
+    tiebreak: Any = None,
+) -> float:
+    """Share of positives among the top ``k`` rows by score (see the module's top-k rules).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    score : array-like of shape (n,)
+        Risk scores, larger = riskier.
+    k : float in (0, 1] or int >= 1
+        Capacity: share of the rows of each pool, or a count of rows per pool.
+    as_of : array-like of shape (n,), optional
+        As-of date of each row; the top ``k`` is taken per date and the result
+        averaged over dates.
+    group : array-like of shape (n,), optional
+        Group (e.g. township) of each row; the top ``k`` is taken per group
+        within each date and pooled.
+    tiebreak : array-like of shape (n,), optional
+        Ties of score are broken by this value ascending, then by position.
+
+    Returns
+    -------
+    float
+        Precision in [0, 1].
+
+    Raises
+    ------
+    MetricInputError
+        Bad labels, scores, ``k``, or missing keys.
+    """
+    k = _check_k(k)
+    yy, ss, d, g, t = _ranking_inputs(y, score, as_of, group, tiebreak)
+    return _Segmented.build(yy, ss, d, g, t).at_k(k, None)[0]
+
+
+def recall_at_k(
+    y: Any,
+    score: Any,
+    k: KValue,
+    *,
+    as_of: Any = None,
+    group: Any = None,
+    tiebreak: Any = None,
+) -> float:
+    """Share of all positives found in the top ``k`` rows by score.
+
+    Parameters, rules and errors as :func:`precision_at_k`; ``nan`` when no
+    pool holds a positive.
+    """
+    k = _check_k(k)
+    yy, ss, d, g, t = _ranking_inputs(y, score, as_of, group, tiebreak)
+    return _Segmented.build(yy, ss, d, g, t).at_k(k, None)[1]
+
+
+def lift(value: float, baseline_value: float) -> float:
+    """Ratio of a metric to the baseline's value of it (1.0 = no better); ``nan`` if baseline is 0."""
+    return float(value / baseline_value) if baseline_value else math.nan
+
+
+def oracle_share(value: float, oracle_value: float) -> float:
+    """Share of the oracle's value achieved, ``value / oracle_value``; ``nan`` if the oracle's is 0."""
+    return lift(value, oracle_value)
+
+
+# ---------------------------------------------------------------------------
+# Ranking evaluation of one score column
+# ---------------------------------------------------------------------------
+
+
+def _metric_names(
+    ks: Sequence[KValue], group_ks: Sequence[KValue], group_col: str | None
+) -> list[str]:
+    names = []
+    for k in ks:
+        names += [f"precision_at_{k_label(k)}", f"recall_at_{k_label(k)}"]
+    if group_col is not None:
+        for k in group_ks:
+            suffix = f"{k_label(k)}_per_{group_col}"
+            names += [f"precision_at_{suffix}", f"recall_at_{suffix}"]
+    return names
+
+
+class _Evaluator:
+    """All metrics of one score column, for any vector of row weights."""
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        score: np.ndarray,
+        dates: np.ndarray,
+        groups: np.ndarray | None,
+        ties: np.ndarray | None,
+        *,
+        ks: Sequence[KValue],
+        group_ks: Sequence[KValue],
+        group_col: str | None,
+        probability: bool,
+        n_bins: int,
+    ) -> None:
+        self.pooled = _Pooled.build(y, score, n_bins=n_bins)
+        if not probability:
+            self.pooled = _Pooled(
+                self.pooled.order, self.pooled.y, self.pooled.p, self.pooled.starts, None, n_bins
+            )
+        self.overall = _Segmented.build(y, score, dates, None, ties)
+        self.by_group = (
+            _Segmented.build(y, score, dates, groups, ties) if groups is not None else None
+        )
+        self.ks = list(ks)
+        self.group_ks = list(group_ks) if groups is not None else []
+        self.group_col = group_col
+
+    def __call__(self, w: np.ndarray | None) -> dict[str, float]:
+        out = self.pooled.metrics(w)
+        for k in self.ks:
+            out[f"precision_at_{k_label(k)}"], out[f"recall_at_{k_label(k)}"] = self.overall.at_k(
+                k, w
+            )
+        if self.by_group is not None:
+            for k in self.group_ks:
+                suffix = f"{k_label(k)}_per_{self.group_col}"
+                out[f"precision_at_{suffix}"], out[f"recall_at_{suffix}"] = self.by_group.at_k(k, w)
+        return out
+
+
+def _column(frame: pd.DataFrame, col: str | None, what: str) -> Any:
+    if col is None:
+        return None
+    if col not in frame.columns:
+        raise MetricInputError(
+            f"{what} column {col!r} not in the frame; columns are {list(frame.columns)!r:.300}"
+        )
+    return frame[col]
+
+
+def evaluate_ranking(
+    frame: pd.DataFrame,
+    score_col: str,
+    label_col: str,
+    *,
+    as_of_col: str | None = None,
+    group_col: str | None = None,
+    ks: Sequence[KValue] = DEFAULT_KS,
+    group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
+    tiebreak_col: str | None = None,
+    n_bins: int = DEFAULT_ECE_BINS,
+) -> dict[str, float]:
+    """Point estimates of every metric of one score column.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, ...)
+        One row per (household, as-of date); labels must not be missing.
+    score_col, label_col : str
+        Score (larger = riskier) and 0/1 label columns.
+    as_of_col : str, optional
+        As-of date column: top-k is taken per date and averaged over dates.
+    group_col : str, optional
+        Group column (e.g. ``"township"``) for the per-group capacities.
+    ks : sequence of float or int, default (0.01, 0.05)
+        Capacities over each whole as-of date (share or count).
+    group_ks : sequence of float or int, default (20,)
+        Capacities per group, used only with ``group_col``.
+    tiebreak_col : str, optional
+        Ties of score are broken by this column ascending, then by position.
+    n_bins : int, default 10
+        Bins of the expected calibration error.
+
+    Returns
+    -------
+    dict of str to float
+        ``roc_auc``, ``average_precision``, ``brier`` and ``ece`` (``nan``
+        unless every score lies in [0, 1]), ``precision_at_{k}`` and
+        ``recall_at_{k}`` for each ``k`` (``1pct``, ``20``...), and
+        ``precision_at_{k}_per_{group_col}``, ``recall_at_{k}_per_{group_col}``.
+
+    Raises
+    ------
+    MetricInputError
+        Missing columns, missing labels or keys, non-finite scores, bad ``k``.
+    """
+    ks = [_check_k(k) for k in ks]
+    group_ks = [_check_k(k) for k in group_ks]
+    yy, ss, d, g, t = _ranking_inputs(
+        _column(frame, label_col, "label"),
+        _column(frame, score_col, "score"),
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    probability = bool(ss.size) and ss.min() >= 0.0 and ss.max() <= 1.0
+    ev = _Evaluator(
+        yy,
+        ss,
+        d,
+        g,
+        t,
+        ks=ks,
+        group_ks=group_ks,
+        group_col=group_col,
+        probability=probability,
+        n_bins=n_bins,
+    )
+    return ev(None)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap
+# ---------------------------------------------------------------------------
+
+
+def _resample_weights(
+    rng: np.random.Generator, n_rows: int, cluster_codes: np.ndarray | None, n_clusters: int
+) -> np.ndarray:
+    """Integer multiplicities (as float64) of one bootstrap resample of rows or clusters."""
+    if cluster_codes is None:
+        return np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows).astype(np.float64)
+    counts = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
+    return counts[cluster_codes].astype(np.float64)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    lo, hi = np.quantile(finite, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
+
+
+def _check_boot(n_boot: int, confidence: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise MetricInputError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    if not 0.0 < confidence < 1.0:
+        raise MetricInputError(f"confidence must lie in (0, 1), got {confidence!r}")
+
+
+_NAMED = {
+    "roc_auc": roc_auc,
+    "average_precision": average_precision,
+    "brier": brier,
+    "ece": expected_calibration_error,
+}
+
+
+def bootstrap_ci(
+    metric: str | Callable[[np.ndarray, np.ndarray], float],
+    y: Any,
+    score: Any,
+    *,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    clusters: Any = None,
+    random_state: int | np.random.Generator | None = None,
+) -> Interval:
+    """Percentile bootstrap interval of a metric (see the module notes).
+
+    Parameters
+    ----------
+    metric : str or callable
+        ``"roc_auc"``, ``"average_precision"``, ``"brier"``, ``"ece"`` (fast,
+        vectorised path: data sorted once), or any ``f(y, score) -> float``
+        (called on each resample: slower).
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    score : array-like of shape (n,)
+        Scores (probabilities for ``brier``/``ece``).
+    n_boot : int, default 200
+        Number of resamples; 0 gives ``nan`` bounds.
+    confidence : float, default 0.95
+        Coverage of the interval.
+    clusters : array-like of shape (n,), optional
+        Cluster (household) of each row: whole clusters are resampled.
+    random_state : int, Generator or None
+        Seed of the resampling; same data and seed give the same interval.
+
+    Returns
+    -------
+    Interval
+        ``(value, low, high)``: the estimate on all rows and the interval bounds.
+
+    Raises
+    ------
+    MetricInputError
+        Unknown metric name, bad inputs or options.
+    """
+    _check_boot(n_boot, confidence)
+    yy = _as_labels(y)
+    ss = _as_scores(score, yy.size)
+    rng = np.random.default_rng(random_state)
+    codes, n_clusters = None, 0
+    if clusters is not None:
+        codes = pd.factorize(pd.Series(clusters, copy=False))[0].astype(np.int64)
+        if codes.size != yy.size or (codes < 0).any():
+            raise MetricInputError("clusters must give one non-missing value per label")
+        n_clusters = int(codes.max()) + 1 if codes.size else 0
+    if isinstance(metric, str):
+        if metric not in _NAMED:
+            raise MetricInputError(f"metric must be one of {sorted(_NAMED)!r}, got {metric!r}")
+        value = _NAMED[metric](yy, ss)
+        pooled = _Pooled.build(yy, ss, n_bins=DEFAULT_ECE_BINS)
+        boots = np.array(
+            [
+                pooled.metrics(_resample_weights(rng, yy.size, codes, n_clusters))[metric]
+                for _ in range(n_boot)
+            ]
+        )
+    else:
+        value = float(metric(yy, ss))
+        boots = np.empty(n_boot)
+        for b in range(n_boot):
+            w = _resample_weights(rng, yy.size, codes, n_clusters).astype(np.int64)
+            idx = np.repeat(np.arange(yy.size), w)
+            boots[b] = float(metric(yy[idx], ss[idx]))
+    low, high = _percentiles(boots, confidence)
+    return Interval(value, low, high)
+
+
+# ---------------------------------------------------------------------------
+# Evaluation of several models on the same rows
+# ---------------------------------------------------------------------------
+
+
+def evaluate(
+    frame: pd.DataFrame,
+    score_cols: Mapping[str, str],
+    label_col: str,
+    *,
+    as_of_col: str | None = None,
+    group_col: str | None = None,
+    cluster_col: str | None = None,
+    tiebreak_col: str | None = None,
+    ks: Sequence[KValue] = DEFAULT_KS,
+    group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
+    baseline: str | None = None,
+    oracle: str | None = None,
+    probability_models: Sequence[str] | None = None,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    n_bins: int = DEFAULT_ECE_BINS,
+    random_state: int | np.random.Generator | None = 0,
+) -> pd.DataFrame:
+    """Every metric of every model on the same rows, with paired bootstrap intervals.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, ...)
+        Test rows: one per (household, as-of date), labels not missing.
+    score_cols : mapping of str to str
+        Model name -> score column (larger = riskier), e.g.
+        ``{"lightgbm": "score", "hand_rule": "rule_score", "oracle": "oracle_prob"}``.
+    label_col : str
+        0/1 label column.
+    as_of_col, group_col, tiebreak_col, ks, group_ks, n_bins
+        As :func:`evaluate_ranking`.
+    cluster_col : str, optional
+        Household column: the bootstrap resamples households (all their rows
+        together) rather than rows. Recommended with weekly frames.
+    baseline : str, optional
+        Model name whose precision@k the others' is divided by
+        (``lift_precision_at_<k>`` rows).
+    oracle : str, optional
+        Model name of the oracle: ``oracle_share_precision_at_<k>`` rows give
+        the share of the oracle's precision@k each model achieves.
+    probability_models : sequence of str, optional
+        Models whose score is a probability (Brier and ECE computed); default:
+        those whose scores all lie in [0, 1]. Other models get ``nan`` there.
+    n_boot : int, default 200
+        Bootstrap resamples, shared by all models (paired); 0 = no intervals.
+    confidence : float, default 0.95
+        Interval coverage.
+    random_state : int, Generator or None, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        Long format, one row per (model, metric), columns ``model`` (str),
+        ``metric`` (str), ``value``, ``ci_low``, ``ci_high`` (float64; unit of
+        the metric, probabilities or ratios) and ``n_rows`` (int64).
+
+    Raises
+    ------
+    MetricInputError
+        Missing columns, unknown baseline/oracle names, bad inputs.
+    """
+    _check_boot(n_boot, confidence)
+    if not score_cols:
+        raise MetricInputError("score_cols must name at least one model, got an empty mapping")
+    for role, name in (("baseline", baseline), ("oracle", oracle)):
+        if name is not None and name not in score_cols:
+            raise MetricInputError(f"{role} {name!r} is not a model of {list(score_cols)!r}")
+    ks = [_check_k(k) for k in ks]
+    group_ks = [_check_k(k) for k in group_ks]
+    y = _column(frame, label_col, "label")
+    dates, groups, ties = (
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    evaluators: dict[str, _Evaluator] = {}
+    for name, col in score_cols.items():
+        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
+        if probability_models is None:
+            probability = bool(ss.size) and ss.min() >= 0.0 and ss.max() <= 1.0
+        else:
+            probability = name in probability_models
+            if probability:
+                _as_scores(ss, ss.size, probability=True)
+        evaluators[name] = _Evaluator(
+            yy,
+            ss,
+            d,
+            g,
+            t,
+            ks=ks,
+            group_ks=group_ks,
+            group_col=group_col,
+            probability=probability,
+            n_bins=n_bins,
+        )
+    n_rows = len(frame)
+    codes, n_clusters = None, 0
+    if cluster_col is not None:
+        cl = _column(frame, cluster_col, "cluster")
+        codes = pd.factorize(cl)[0].astype(np.int64)
+        if (codes < 0).any():
+            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
+        n_clusters = int(codes.max()) + 1 if n_rows else 0
+
+    ratio_metrics = [m for m in _metric_names(ks, group_ks, group_col) if m.startswith("precision")]
+
+    def with_ratios(per_model: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for ref, prefix in ((baseline, "lift"), (oracle, "oracle_share")):
+            if ref is None:
+                continue
+            for values in per_model.values():
+                for m in ratio_metrics:
+                    values[f"{prefix}_{m}"] = lift(values[m], per_model[ref][m])
+        return per_model
+
+    point = with_ratios({name: ev(None) for name, ev in evaluators.items()})
+    boots: dict[tuple[str, str], list[float]] = {
+        (name, m): [] for name, values in point.items() for m in values
+    }
+    rng = np.random.default_rng(random_state)
+    for b in range(n_boot):
+        w = _resample_weights(rng, n_rows, codes, n_clusters)
+        draw = with_ratios({name: ev(w) for name, ev in evaluators.items()})
+        for name, values in draw.items():
+            for m, v in values.items():
+                boots[(name, m)].append(v)
+        if (b + 1) % 50 == 0:
+            logger.debug("bootstrap %d/%d done", b + 1, n_boot)
+    rows = []
+    for name, values in point.items():
+        for m, v in values.items():
+            low, high = _percentiles(np.asarray(boots[(name, m)], dtype=np.float64), confidence)
+            rows.append((name, m, v, low, high, n_rows))
+    out = pd.DataFrame(rows, columns=["model", "metric", "value", "ci_low", "ci_high", "n_rows"])
+    return out.astype({"model": "str", "metric": "str", "n_rows": "int64"})
