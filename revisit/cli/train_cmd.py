@@ -1,16 +1,115 @@
-"""`revisit train`."""
+"""`revisit train` and `revisit promote`."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+
+
+def _quiet_mlflow() -> None:
+    for name in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+ConfigOption = typer.Option(None, "--config", help="Training configuration (TOML, JSON or YAML).")
+GroundTruthOption = typer.Option(
+    None,
+    "--ground-truth",
+    help="Simulator ground truth (oracle.parquet) for evaluation only "
+    "(default: <home>/ground_truth if it exists).",
+)
+VersionOption = typer.Option(
+    None, "--version", help="Version to promote (default: the current challenger)."
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the CLI app."""
+    """Add the ``train`` and ``promote`` commands to the CLI app."""
 
-    @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def train() -> None:
-        """Not built yet."""
-        not_built("train")
+    @app.command("train")
+    def train(
+        home: Path | None = HomeOption,
+        config: Path | None = ConfigOption,
+        ground_truth: Path | None = GroundTruthOption,
+    ) -> None:
+        """Train the escalation model, compare it with baselines, register a `challenger`."""
+        configure_logging(logging.WARNING)
+        _quiet_mlflow()
+        from training.baselines import BaselineError, resolve_ground_truth_dir
+        from training.config import ConfigError, load_config
+        from training.train import TrainingError, run_training
+
+        settings = settings_for(home)
+        try:
+            cfg = load_config(config)
+            gt = resolve_ground_truth_dir(settings.home, ground_truth)
+        except (ConfigError, BaselineError) as err:
+            fail(str(err))
+            return
+        typer.echo(
+            f"training on {settings.home.resolve()} (horizon {cfg.horizon_days} days, seed {cfg.seed}"
+            + (f", oracle from {gt}" if gt else ", no oracle")
+            + ")"
+        )
+
+        def on_stage(name: str, seconds: float) -> None:
+            typer.echo(f"  {name:<28} {seconds:8.1f} s")
+
+        try:
+            result = run_training(
+                home=settings.home,
+                tracking_uri=settings.tracking_uri,
+                artifact_location=settings.artifact_location,
+                config=cfg,
+                ground_truth_dir=gt,
+                model_name=settings.model_name,
+                progress=True,
+                on_stage=on_stage,
+            )
+        except (TrainingError, BaselineError, FileNotFoundError) as err:
+            fail(str(err))
+            return
+        except ValueError as err:  # domain errors of features/models/metrics are ValueErrors
+            fail(f"training failed: {err}")
+            return
+        typer.echo(f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks):")
+        typer.echo(result.comparison_table().to_string())
+        typer.echo(
+            f"\nrun {result.run_id}; registered {result.model_name} version {result.version} "
+            f"as 'challenger'.\npromote it with: revisit promote --version {result.version}"
+            f"\nreview it in the MLflow UI: make mlflow-ui (http://127.0.0.1:5000)"
+        )
+
+    @app.command("promote")
+    def promote(
+        version: int | None = VersionOption,
+        home: Path | None = HomeOption,
+    ) -> None:
+        """Move `champion` to a version that beats the hand rule on test precision@k."""
+        configure_logging(logging.WARNING)
+        _quiet_mlflow()
+        from training.registry import PromotionRefused, RegistryError
+        from training.registry import promote as promote_version
+
+        settings = settings_for(home)
+        try:
+            result = promote_version(
+                tracking_uri=settings.tracking_uri,
+                model_name=settings.model_name,
+                version=version,
+            )
+        except PromotionRefused as err:
+            fail(f"refused: {err}", code=3)
+            return
+        except RegistryError as err:
+            fail(str(err))
+            return
+        typer.echo(
+            f"{result.model_name} version {result.version} is now 'champion' "
+            f"(was {result.previous_champion or 'none'}): test {result.metric} "
+            f"{result.model_value:.4f} vs hand rule {result.hand_rule_value:.4f}."
+        )

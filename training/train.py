@@ -1,0 +1,698 @@
+"""One training run: weekly frame → out-of-time folds → model and baselines → MLflow.
+
+:func:`run_training` reads the warehouse, builds the labelled weekly feature
+frame, evaluates the LightGBM risk model and its baselines (the officers' hand
+rule, logistic regression and, on simulated data, the simulator's oracle) on
+the same test rows of rolling-origin out-of-time folds, retrains the final
+model on all labelled data, and records everything in one MLflow run whose
+model is registered as a new version of ``household-escalation`` with alias
+``challenger``. Nothing personal is logged: params, metrics, tags and artifacts
+carry dates, counts, jurisdictions and scores only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import numpy as np
+import pandas as pd
+
+from features.contract import (
+    JURISDICTION_COLUMNS,
+    KEY_COLUMNS,
+    LABEL_COLUMN,
+    TIMEZONE,
+    warehouse_path,
+)
+from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores
+from training.config import TrainConfig
+from training.splits import Fold, final_split, rolling_origin_splits
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT_NAME = "revisit"
+CHALLENGER_ALIAS = "challenger"
+#: Names of the compared scorers, in table order.
+MODEL, LOGISTIC, HAND_RULE, ORACLE = "lightgbm", "logistic", "hand_rule", "oracle"
+#: Run metric of a model's test precision@k at the headline capacity: f"test.{model}.{metric}".
+TEST_PREFIX = "test"
+
+
+class TrainingError(RuntimeError):
+    """A training run cannot proceed; the message says why in plain words."""
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`run_training`.
+
+    Attributes
+    ----------
+    run_id : str
+        MLflow run id.
+    version : str
+        Registered model version (alias ``challenger``).
+    model_name : str
+        Registered model name.
+    metrics : DataFrame
+        Pooled test metrics, long format: ``model``, ``metric``, ``value``,
+        ``ci_low``, ``ci_high``, ``n_rows`` (from :func:`training.metrics.evaluate`).
+    fold_metrics : DataFrame
+        The same per fold, with a ``fold`` column.
+    timings : dict of str to float
+        Seconds per stage.
+    n_rows : int
+        Labelled rows of the weekly frame.
+    window : dict of str to str
+        ISO dates: first/last as-of date, per block of the final model.
+    """
+
+    run_id: str
+    version: str
+    model_name: str
+    metrics: pd.DataFrame
+    fold_metrics: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    n_rows: int = 0
+    window: dict[str, str] = field(default_factory=dict)
+
+    def comparison_table(self) -> pd.DataFrame:
+        """Model vs baselines vs oracle: one row per metric, one column per scorer.
+
+        Returns
+        -------
+        DataFrame
+            Index ``metric``; columns the scorers present; cells ``"v [lo, hi]"``.
+        """
+        m = self.metrics
+        cells = m.apply(
+            lambda r: (
+                f"{r['value']:.3f}"
+                + (
+                    f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+                    if np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])
+                    else ""
+                )
+                if np.isfinite(r["value"])
+                else "–"
+            ),
+            axis=1,
+        )
+        table = (
+            m.assign(cell=cells).pivot(index="metric", columns="model", values="cell").fillna("–")
+        )
+        order = [c for c in (MODEL, LOGISTIC, HAND_RULE, ORACLE) if c in table.columns]
+        return table[order + [c for c in table.columns if c not in order]]
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+
+class _Stages:
+    """Times named stages; reports each one to ``on_stage`` and the log."""
+
+    def __init__(self, on_stage: Callable[[str, float], None] | None, progress: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.on_stage = on_stage
+        self.progress = progress
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        if self.progress:
+            logger.info("stage %s …", name)
+        yield
+        elapsed = time.perf_counter() - start
+        self.timings[name] = self.timings.get(name, 0.0) + elapsed
+        if self.progress:
+            logger.info("stage %s done in %.1f s", name, elapsed)
+        if self.on_stage is not None:
+            self.on_stage(name, elapsed)
+
+
+def warehouse_hash(home: Path) -> str:
+    """SHA-256 of the warehouse Parquet files (names and bytes, sorted by name).
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder.
+
+    Returns
+    -------
+    str
+        Hex digest; identical warehouses give identical digests.
+    """
+    digest = hashlib.sha256()
+    folder = warehouse_path(Path(home), "visits").parent
+    for path in sorted(folder.glob("*.parquet")):
+        digest.update(path.name.encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    """The source tree's git commit, or ``"unknown"`` (never fails)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def training_as_of_dates(
+    visits: pd.DataFrame, incidents: pd.DataFrame, config: TrainConfig
+) -> list[pd.Timestamp]:
+    """Weekly Monday as-of dates whose label horizon is fully observed.
+
+    Parameters
+    ----------
+    visits, incidents : DataFrame
+        Canonical warehouse tables.
+    config : TrainConfig
+        ``as_of_start``/``as_of_end`` override the bounds; otherwise the first
+        Monday at least ``warmup_days`` after the earliest visit, and the last
+        Monday ``t`` with ``t + horizon_days`` on or before the day after the
+        latest ``recorded_at`` of either table (the data are observed until then).
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        Mondays at local midnight, Asia/Shanghai, ascending.
+    """
+    times = [visits["recorded_at"].dropna(), incidents["recorded_at"].dropna()]
+    latest = max(t.max() for t in times if len(t))
+    observed_until = latest.tz_convert(TIMEZONE).normalize() + pd.Timedelta(days=1)
+    earliest = visits["visited_at"].min().tz_convert(TIMEZONE).normalize()
+    start = (
+        pd.Timestamp(config.as_of_start, tz=TIMEZONE)
+        if config.as_of_start
+        else earliest + pd.Timedelta(days=config.warmup_days)
+    )
+    end = (
+        pd.Timestamp(config.as_of_end, tz=TIMEZONE)
+        if config.as_of_end
+        else observed_until - pd.Timedelta(days=config.horizon_days)
+    )
+    return list(pd.date_range(start.normalize(), end, freq="W-MON"))
+
+
+def _local_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    if parsed.scheme == "":
+        return Path(uri)
+    return None
+
+
+def _experiment_id(client: Any, artifact_location: str) -> str:
+    local = _local_path(artifact_location)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
+        artifact_location = local.resolve().as_uri()
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    return str(client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location))
+
+
+def _contributions(model: Any, X: pd.DataFrame) -> pd.Series:
+    """Mean |LightGBM contribution| (log-odds) per feature on the rows of ``X``."""
+    data: dict[str, Any] = {}
+    for name in model.feature_names_:
+        if name in model.categories_:
+            values = X[name].astype(object).where(X[name].notna(), None)
+            data[name] = pd.Categorical(values, categories=model.categories_[name])
+        else:
+            data[name] = pd.to_numeric(X[name], errors="coerce").astype("float64").to_numpy()
+    frame = pd.DataFrame(data, columns=model.feature_names_)
+    contrib = model.booster_.predict(frame, pred_contrib=True, num_iteration=model.best_iteration_)
+    mean_abs = np.abs(np.asarray(contrib)[:, :-1]).mean(axis=0)
+    return pd.Series(mean_abs, index=model.feature_names_, name="mean_abs_contribution")
+
+
+def _bar_png(series: pd.Series, path: Path, *, title: str, xlabel: str, top: int = 25) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = series.sort_values(ascending=False).head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.3 * len(s) + 1)))
+    try:
+        ax.barh(list(s.index), s.to_numpy())
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+
+
+def _model_params(config: TrainConfig, feature_names: list[str]) -> dict[str, Any]:
+    lgb = config.lightgbm.model_dump()
+    return {**lgb, "feature_names": feature_names, "random_state": config.seed}
+
+
+def _labels(frame: pd.DataFrame) -> np.ndarray:
+    return frame[LABEL_COLUMN].astype("int64").to_numpy()
+
+
+def _score_fold(
+    frame: pd.DataFrame,
+    fold: Fold,
+    feature_names: list[str],
+    config: TrainConfig,
+    ground_truth_dir: Path | None,
+) -> pd.DataFrame:
+    """Scores of every scorer on the fold's test rows (one row per test row)."""
+    from models.risk_model import EscalationModel
+
+    train_m, val_m, test_m = fold.masks(frame["as_of"])
+    train, val, test = frame[train_m], frame[val_m], frame[test_m]
+    for block, rows in (("training", train), ("validation", val), ("test", test)):
+        if rows.empty or rows[LABEL_COLUMN].nunique() < 2:
+            raise TrainingError(
+                f"{fold.name}: the {block} block ({len(rows)} rows) needs both escalated and "
+                f"non-escalated households; simulate or ingest a longer or larger history"
+            )
+    model = EscalationModel(**_model_params(config, feature_names))
+    model.fit(train, _labels(train), val, _labels(val))
+    logistic_rows = train
+    if len(train) > config.max_logistic_rows:
+        logistic_rows = train.sample(config.max_logistic_rows, random_state=config.seed)
+    logistic = LogisticBaseline(feature_names, random_state=config.seed).fit(
+        logistic_rows, _labels(logistic_rows)
+    )
+    out = test[[*KEY_COLUMNS, *JURISDICTION_COLUMNS, LABEL_COLUMN]].copy()
+    out[LABEL_COLUMN] = _labels(test)
+    out["fold"] = fold.name
+    out[MODEL] = model.predict_proba(test)[:, 1]
+    out[LOGISTIC] = logistic.predict_proba(test)[:, 1]
+    out[HAND_RULE] = hand_rule_scores(test)
+    if ground_truth_dir is not None:
+        out[ORACLE] = oracle_scores(test, ground_truth_dir)
+    return out.reset_index(drop=True)
+
+
+def _evaluate(scored: pd.DataFrame, config: TrainConfig, scorers: list[str]) -> pd.DataFrame:
+    from training.metrics import evaluate
+
+    return evaluate(
+        scored,
+        {name: name for name in scorers},
+        LABEL_COLUMN,
+        as_of_col="as_of",
+        group_col="township",
+        cluster_col="household_id",
+        tiebreak_col="household_id",
+        ks=list(config.capacity_shares),
+        group_ks=[config.capacity_per_township],
+        baseline=HAND_RULE,
+        oracle=ORACLE if ORACLE in scorers else None,
+        probability_models=[s for s in scorers if s != HAND_RULE],
+        n_boot=config.n_bootstrap,
+        random_state=config.seed,
+    )
+
+
+def _metric_dict(table: pd.DataFrame, prefix: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for row in table.to_dict("records"):
+        for suffix, col in (("", "value"), (".ci_low", "ci_low"), (".ci_high", "ci_high")):
+            value = float(row[col])
+            if np.isfinite(value):
+                out[f"{prefix}.{row['model']}.{row['metric']}{suffix}"] = value
+    return out
+
+
+def headline_metric(config: TrainConfig) -> str:
+    """Metric name of precision@k at the headline capacity, e.g. ``precision_at_5pct``."""
+    from training.metrics import k_label
+
+    return f"precision_at_{k_label(config.headline_share)}"
+
+
+def run_training(
+    *,
+    home: Path,
+    tracking_uri: str,
+    artifact_location: str,
+    config: TrainConfig,
+    ground_truth_dir: Path | None,
+    model_name: str = "household-escalation",
+    progress: bool = True,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> TrainResult:
+    """Train, evaluate against baselines, log one MLflow run and register a challenger.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder holding ``warehouse/``.
+    tracking_uri : str
+        MLflow tracking URI (e.g. ``sqlite:///<home>/mlflow.db``).
+    artifact_location : str
+        Artifact root of the ``revisit`` experiment when it is created
+        (absolute ``file://`` URI or path; created if absent).
+    config : TrainConfig
+        Every choice of the run (horizon, splits, LightGBM params, seed, capacities).
+    ground_truth_dir : Path or None
+        Folder holding the simulator's ``oracle.parquet`` (evaluation only), or ``None``.
+    model_name : str
+        Registered model name.
+    progress : bool
+        Log each stage and show the feature job's progress.
+    on_stage : callable (name, seconds) -> None, optional
+        Called when a stage ends (the CLI prints timings with it).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingError
+        Empty warehouse, too short a history for the split scheme, a block
+        with a single class.
+    """
+    import mlflow
+
+    from features.build import build_features
+    from features.warehouse import read_incidents, read_visits
+    from models.pyfunc import log_model
+    from training.model_card import render_model_card
+    from training.splits import SplitError
+
+    stage = _Stages(on_stage, progress)
+    home = Path(home)
+    with stage("read warehouse"):
+        visits, incidents = read_visits(home), read_incidents(home)
+        if visits.empty:
+            raise TrainingError(
+                f"the warehouse at {warehouse_path(home, 'visits').parent} is empty: "
+                f"run revisit ingest first"
+            )
+        digest = warehouse_hash(home)
+    with stage("build features"):
+        dates = training_as_of_dates(visits, incidents, config)
+        if not dates:
+            raise TrainingError(
+                f"no weekly as-of date has a fully observed {config.horizon_days}-day horizon "
+                f"in the warehouse at {home}: ingest a longer history"
+            )
+        frame = build_features(
+            visits,
+            incidents,
+            dates,
+            horizon_days=config.horizon_days,
+            escalation_categories=config.escalation_categories,
+            with_labels=True,
+            progress=progress,
+        )
+        frame = frame[frame[LABEL_COLUMN].notna()].reset_index(drop=True)
+        if frame.empty:
+            raise TrainingError("the weekly frame has no labelled row: ingest a longer history")
+    from features.catalogue import feature_names as catalogue_names
+
+    feature_names = [c for c in catalogue_names() if c in frame.columns]
+    try:
+        folds = rolling_origin_splits(
+            frame["as_of"].unique(),
+            horizon_days=config.horizon_days,
+            n_folds=config.splits.n_folds,
+            test_weeks=config.splits.test_weeks,
+            val_weeks=config.splits.val_weeks,
+            min_train_weeks=config.splits.min_train_weeks,
+        )
+        final = final_split(
+            frame["as_of"].unique(),
+            horizon_days=config.horizon_days,
+            val_weeks=config.splits.val_weeks,
+            min_train_weeks=config.splits.min_train_weeks,
+        )
+    except SplitError as err:
+        raise TrainingError(f"the history is too short for the split scheme: {err}") from err
+
+    scored_parts = []
+    for fold in folds:
+        with stage(f"fit and score {fold.name}"):
+            scored_parts.append(_score_fold(frame, fold, feature_names, config, ground_truth_dir))
+    scored = pd.concat(scored_parts, ignore_index=True)
+    scorers = [MODEL, LOGISTIC, HAND_RULE]
+    if ORACLE in scored.columns:
+        if scored[ORACLE].notna().all():
+            scorers.append(ORACLE)
+        else:
+            logger.warning(
+                "oracle covers %d of %d test rows: left out of the comparison",
+                int(scored[ORACLE].notna().sum()),
+                len(scored),
+            )
+    with stage("evaluate"):
+        pooled = _evaluate(scored, config, scorers)
+        per_fold = pd.concat(
+            [
+                _evaluate(part, config.model_copy(update={"n_bootstrap": 0}), scorers).assign(
+                    fold=name
+                )
+                for name, part in scored.groupby("fold", sort=True)
+            ],
+            ignore_index=True,
+        )
+
+    from models.risk_model import EscalationModel
+
+    with stage("fit final model"):
+        train_m, val_m, _ = final.masks(frame["as_of"])
+        final_model = EscalationModel(**_model_params(config, feature_names))
+        final_model.fit(
+            frame[train_m], _labels(frame[train_m]), frame[val_m], _labels(frame[val_m])
+        )
+
+    headline = headline_metric(config)
+    test_values = {
+        (str(r["model"]), str(r["metric"])): float(r["value"]) for r in pooled.to_dict("records")
+    }
+    window = {
+        "as_of_first": dates[0].date().isoformat(),
+        "as_of_last_labelled": frame["as_of"].max().date().isoformat(),
+        **{f"final_{k}": v for k, v in final.describe().items()},
+        "test_first": scored["as_of"].min().date().isoformat(),
+        "test_last": scored["as_of"].max().date().isoformat(),
+    }
+
+    with stage("log to mlflow"):
+        mlflow.set_tracking_uri(tracking_uri)
+        client = mlflow.MlflowClient(tracking_uri)
+        experiment_id = _experiment_id(client, artifact_location)
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            mlflow.start_run(experiment_id=experiment_id) as run,
+        ):
+            run_id = run.info.run_id
+            out = Path(tmp)
+            params = {
+                **config.flat_params(),
+                "seed": str(config.seed),
+                "warehouse_sha256": digest,
+                "git_commit": git_commit(),
+                "n_features": str(len(feature_names)),
+                "n_rows_labelled": str(len(frame)),
+                "n_households": str(frame["household_id"].nunique()),
+                "n_as_of_dates": str(frame["as_of"].nunique()),
+                "folds": ";".join(
+                    f"{f.name}:{f.describe()['test_start']}..{f.describe()['test_end']}"
+                    for f in folds
+                ),
+                **{f"window.{k}": v for k, v in window.items()},
+                "final.best_iteration": str(final_model.best_iteration_),
+                "final.calibration": str(final_model.calibration_method_),
+            }
+            mlflow.log_params(params)
+            metrics = _metric_dict(pooled, TEST_PREFIX)
+            for name, part in per_fold.groupby("fold", sort=True):
+                metrics.update(_metric_dict(part, str(name)))
+            mlflow.log_metrics(metrics)
+
+            pooled.to_csv(out / "metrics_test.csv", index=False)
+            per_fold.to_csv(out / "metrics_per_fold.csv", index=False)
+            importance = pd.Series(
+                final_model.booster_.feature_importance(importance_type="gain"),
+                index=final_model.feature_names_,
+                name="gain",
+            )
+            importance.sort_values(ascending=False).to_csv(out / "feature_importance.csv")
+            _bar_png(
+                importance,
+                out / "feature_importance.png",
+                title="Feature importance (gain)",
+                xlabel="total gain",
+            )
+            sample = scored.sample(min(config.shap_sample, len(scored)), random_state=config.seed)
+            sample_rows = frame.merge(sample[list(KEY_COLUMNS)], on=list(KEY_COLUMNS), how="inner")
+            contrib = _contributions(final_model, sample_rows)
+            contrib.sort_values(ascending=False).to_csv(out / "shap_summary.csv")
+            _bar_png(
+                contrib,
+                out / "shap_summary.png",
+                title=f"Mean |contribution| on {len(sample_rows)} test rows",
+                xlabel="mean |contribution| (log-odds)",
+            )
+            audit_tables = _audit_and_plots(scored, scorers, config, out)
+            card = render_model_card(
+                model_name=model_name,
+                config=config,
+                window=window,
+                metrics=pooled,
+                per_fold=per_fold,
+                audit=audit_tables,
+                n_rows=len(frame),
+                n_households=int(frame["household_id"].nunique()),
+                feature_names=feature_names,
+                has_oracle=ORACLE in scorers,
+                run_id=run_id,
+            )
+            (out / "model_card.md").write_text(card, encoding="utf-8")
+            mlflow.log_artifacts(str(out))
+
+            example = frame[feature_names].head(5).reset_index(drop=True)
+            log_model(
+                final_model,
+                name="model",
+                input_example=example,
+                registered_model_name=model_name,
+            )
+            tags = {
+                "horizon_days": str(config.horizon_days),
+                "training_window": f"{window['final_train_start']}..{window['final_validation_end']}",
+                "last_training_as_of": window["final_validation_end"],
+                "test_window": f"{window['test_first']}..{window['test_last']}",
+                "warehouse_sha256": digest,
+                **{
+                    f"test.{model}.{metric}": f"{test_values[(model, metric)]:.6g}"
+                    for model in scorers
+                    for metric in ("roc_auc", "average_precision", headline)
+                    if (model, metric) in test_values
+                },
+            }
+            mlflow.set_tags(tags)
+        versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+        if not versions:
+            raise TrainingError(
+                f"the model of run {run_id} was not registered as a version of {model_name!r}"
+            )
+        version = str(max(int(v.version) for v in versions))
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, version, key, value)
+        client.set_registered_model_alias(model_name, CHALLENGER_ALIAS, version)
+
+    return TrainResult(
+        run_id=run_id,
+        version=version,
+        model_name=model_name,
+        metrics=pooled,
+        fold_metrics=per_fold,
+        timings=stage.timings,
+        n_rows=len(frame),
+        window=window,
+    )
+
+
+def _top_share_per_date(scored: pd.DataFrame, score_col: str, share: float) -> np.ndarray:
+    """Rows on the list: the top ``ceil(share * n)`` of each as-of date by score."""
+    ranked = scored.sort_values([score_col, "household_id"], ascending=[False, True], kind="stable")
+    position = ranked.groupby("as_of", sort=False).cumcount()
+    size = ranked.groupby("as_of", sort=False)["as_of"].transform("size")
+    chosen = position < np.maximum(1, np.ceil(share * size))
+    return chosen.reindex(scored.index).to_numpy(dtype=bool)
+
+
+def _audit_and_plots(
+    scored: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Path
+) -> dict[str, pd.DataFrame]:
+    """Bias-audit tables (csv + png) of the model's headline list, and evaluation figures.
+
+    The audited selection is the LightGBM model's top ``headline_share`` of
+    each as-of date of the pooled test rows; groups are counties and townships.
+    """
+    from training.audit import bias_audit
+
+    frame = scored.copy()
+    frame["selected"] = _top_share_per_date(frame, MODEL, config.headline_share)
+    audits: dict[str, pd.DataFrame] = {}
+    for attribute in ("county", "township"):
+        table = bias_audit(
+            frame,
+            label_col=LABEL_COLUMN,
+            selected_col="selected",
+            attribute_cols=[attribute],
+            score_col=MODEL,
+        )
+        table.to_csv(out / f"bias_audit_{attribute}.csv", index=False)
+        _audit_png(table, out / f"bias_audit_{attribute}.png", attribute)
+        audits[attribute] = table
+    _plots(frame, scorers, config, out)
+    return audits
+
+
+def _audit_png(table: pd.DataFrame, path: Path, attribute: str) -> None:
+    """Disparity of each rate per group, with the [0.8, 1.25] band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = [c for c in table.columns if c.endswith("_disparity")]
+    shown = table.head(30)
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.3 * len(shown) * max(1, len(cols)) / 3 + 1)))
+    try:
+        y = np.arange(len(shown))
+        height = 0.8 / max(1, len(cols))
+        for i, col in enumerate(cols):
+            ax.barh(y + i * height, shown[col].astype("float64").to_numpy(), height, label=col)
+        ax.axvline(0.8, color="grey", linestyle="--")
+        ax.axvline(1.25, color="grey", linestyle="--")
+        ax.set_yticks(y + 0.4 - height / 2)
+        ax.set_yticklabels(shown["group"].astype(str).tolist())
+        ax.set_xlabel("disparity vs reference group (ratio)")
+        ax.set_title(f"Bias audit by {attribute} (flag outside [0.8, 1.25])")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _plots(frame: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Path) -> None:
+    """PR, precision@k and calibration figures from :mod:`training.plots`."""
+    json.dumps({})
