@@ -1,0 +1,259 @@
+"""The canonical Parquet warehouse: column layout, dtypes, reading and atomic writing.
+
+Layout under the Revisit home (``features.contract.warehouse_path``)::
+
+    <home>/warehouse/visits.parquet      one row per visit_id
+    <home>/warehouse/incidents.parquet   one row per incident_id
+    <home>/warehouse/visits.seen.parquet    (id, content_hash) of every row content
+    <home>/warehouse/incidents.seen.parquet ever accepted, so re-sent rows stay duplicates
+
+Dtypes are those of ``docs/interfaces.md``; timestamps are
+``datetime64[ns, Asia/Shanghai]``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+
+from features.contract import TABLE_INCIDENTS, TABLE_VISITS, TIMEZONE, warehouse_path
+
+TS: Final = f"datetime64[ns, {TIMEZONE}]"
+
+#: Canonical visits columns and their pandas dtypes, in warehouse order.
+VISITS_DTYPES: Final[dict[str, str]] = {
+    "visit_id": "str",
+    "household_id": "str",
+    "visited_at": TS,
+    "recorded_at": TS,
+    "officer_id": "str",
+    "station": "str",
+    "county": "str",
+    "township": "str",
+    "village": "str",
+    "persons_met": "Int64",
+    "household_type": "str",
+    "has_dispute": "boolean",
+    "dispute_type": "str",
+    "dispute_severity": "str",
+    "dispute_parties": "Int64",
+    "risk_hazards": "str",
+    "resolution_status": "str",
+    "mediation_agreement": "boolean",
+    "followup_due": TS,
+    "review_status": "str",
+    "reviewed_at": TS,
+    "source_file": "str",
+    "source_row": "int64",
+}
+
+#: Canonical incidents columns and their pandas dtypes, in warehouse order.
+INCIDENTS_DTYPES: Final[dict[str, str]] = {
+    "incident_id": "str",
+    "household_id": "str",
+    "reported_at": TS,
+    "recorded_at": TS,
+    "category": "str",
+    "county": "str",
+    "township": "str",
+    "village": "str",
+    "source_file": "str",
+    "source_row": "int64",
+}
+
+TABLE_DTYPES: Final[dict[str, dict[str, str]]] = {
+    TABLE_VISITS: VISITS_DTYPES,
+    TABLE_INCIDENTS: INCIDENTS_DTYPES,
+}
+#: Primary key of each table.
+TABLE_ID: Final[dict[str, str]] = {TABLE_VISITS: "visit_id", TABLE_INCIDENTS: "incident_id"}
+#: Event time of each table (when the visit happened / the incident was reported).
+TABLE_EVENT_TIME: Final[dict[str, str]] = {
+    TABLE_VISITS: "visited_at",
+    TABLE_INCIDENTS: "reported_at",
+}
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse on disk cannot be read or does not follow the canonical layout."""
+
+
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=d) for c, d in TABLE_DTYPES[table].items()},
+        index=pd.RangeIndex(0),
+    )
+
+
+def empty_visits() -> pd.DataFrame:
+    """Return an empty canonical visits frame.
+
+    Returns
+    -------
+    DataFrame of shape (0, 23)
+        Columns and dtypes of :data:`VISITS_DTYPES`.
+    """
+    return _empty(TABLE_VISITS)
+
+
+def empty_incidents() -> pd.DataFrame:
+    """Return an empty canonical incidents frame.
+
+    Returns
+    -------
+    DataFrame of shape (0, 10)
+        Columns and dtypes of :data:`INCIDENTS_DTYPES`.
+    """
+    return _empty(TABLE_INCIDENTS)
+
+
+def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Select the canonical columns of ``table`` in order and cast them to canonical dtypes.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Holds at least every canonical column of ``table``.
+    table : {"visits", "incidents"}
+
+    Returns
+    -------
+    DataFrame
+        A new frame with a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    WarehouseError
+        If a canonical column is missing or cannot be cast.
+    """
+    dtypes = TABLE_DTYPES[table]
+    missing = [c for c in dtypes if c not in frame.columns]
+    if missing:
+        raise WarehouseError(f"expected the canonical {table} columns, missing {missing!r}")
+    try:
+        out = frame.loc[:, list(dtypes)].astype(dtypes)
+    except (TypeError, ValueError) as err:
+        raise WarehouseError(f"cannot cast {table} to its canonical dtypes: {err}") from err
+    return out.reset_index(drop=True)
+
+
+def read_table(home: Path, table: str) -> pd.DataFrame:
+    """Read one warehouse table, or an empty canonical frame if it does not exist.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder.
+    table : {"visits", "incidents"}
+
+    Returns
+    -------
+    DataFrame
+        Canonical columns and dtypes (``docs/interfaces.md``).
+
+    Raises
+    ------
+    WarehouseError
+        If the file exists but is not a readable canonical table.
+    """
+    path = warehouse_path(home, table)
+    if not path.exists():
+        return _empty(table)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise WarehouseError(f"cannot read warehouse table {str(path)!r}: {err}") from err
+    return conform(frame, table)
+
+
+def read_visits(home: Path) -> pd.DataFrame:
+    """Read ``<home>/warehouse/visits.parquet`` (empty canonical frame if absent).
+
+    Parameters
+    ----------
+    home : Path
+
+    Returns
+    -------
+    DataFrame of shape (n_visits, 23)
+        Canonical visits (dtypes in :data:`VISITS_DTYPES`).
+    """
+    return read_table(home, TABLE_VISITS)
+
+
+def read_incidents(home: Path) -> pd.DataFrame:
+    """Read ``<home>/warehouse/incidents.parquet`` (empty canonical frame if absent).
+
+    Parameters
+    ----------
+    home : Path
+
+    Returns
+    -------
+    DataFrame of shape (n_incidents, 10)
+        Canonical incidents (dtypes in :data:`INCIDENTS_DTYPES`).
+    """
+    return read_table(home, TABLE_INCIDENTS)
+
+
+def atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` as Parquet atomically (temporary file + ``os.replace``).
+
+    A reader sees either the old file or the new one, never a partial file.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    path : Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(home: Path, table: str, frame: pd.DataFrame) -> Path:
+    """Conform ``frame`` to the canonical layout and write it atomically.
+
+    Parameters
+    ----------
+    home : Path
+    table : {"visits", "incidents"}
+    frame : DataFrame
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = warehouse_path(home, table)
+    atomic_write_parquet(conform(frame, table), path)
+    return path
+
+
+def seen_path(home: Path, table: str) -> Path:
+    """Path of the ledger of row contents ever accepted into ``table``."""
+    return Path(home) / "warehouse" / f"{table}.seen.parquet"
+
+
+def read_seen(home: Path, table: str) -> pd.DataFrame:
+    """Read the ledger of accepted contents: columns ``id`` (str), ``content_hash`` (uint64)."""
+    path = seen_path(home, table)
+    if not path.exists():
+        return pd.DataFrame(
+            {"id": pd.Series([], dtype="str"), "content_hash": pd.Series([], dtype="uint64")}
+        )
+    try:
+        return pd.read_parquet(path).astype({"id": "str", "content_hash": "uint64"})
+    except (OSError, ValueError, KeyError) as err:
+        raise WarehouseError(f"cannot read ledger {str(path)!r}: {err}") from err
