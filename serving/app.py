@@ -1,0 +1,130 @@
+"""The FastAPI application: lifespan loads the scored snapshot once; routes are slices of it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from serving.audit import AuditLog
+from serving.auth import TokenStore
+from serving.config import ServingSettings
+from serving.errors import (
+    ForbiddenError,
+    ServingError,
+    StateLoadError,
+    StateNotReady,
+    UnknownHousehold,
+    UnknownJurisdiction,
+)
+from serving.metrics import Metrics, RequestMiddleware
+from serving.routes import admin, health, households, model, priority_list, score
+from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
+
+logger = logging.getLogger(__name__)
+
+_STATUS_OF: tuple[tuple[type[ServingError], int, str], ...] = (
+    (StateNotReady, 503, "the service has no scored snapshot loaded yet"),
+    (StateLoadError, 503, "the scored snapshot could not be loaded"),
+    (UnknownHousehold, 404, "no such household in your jurisdiction"),
+    (UnknownJurisdiction, 404, "no such jurisdiction in the snapshot"),
+    (ForbiddenError, 403, "outside your jurisdiction"),
+)
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    state_loader: StateLoader | None = None,
+    change_probe: ChangeProbe | None = None,
+) -> FastAPI:
+    """Build the API application.
+
+    Parameters
+    ----------
+    settings : ServingSettings or None
+        Process settings (default: from the environment).
+    state_loader : callable or None
+        ``loader(settings) -> ServingState``; default :func:`serving.state.load_state`
+        (champion from the registry, snapshot from the warehouse). Tests inject a fake.
+    change_probe : callable or None
+        ``probe(settings) -> hashable`` watched by the periodic reload; default
+        :func:`serving.state.default_change_probe` with the default loader, none otherwise.
+
+    Returns
+    -------
+    FastAPI
+        The app; its lifespan loads the state (a failed first load leaves it not
+        ready: ``/readyz`` answers 503 and reports why), starts the audit writer
+        and the periodic reload check (``settings.reload_interval_s``), and on
+        shutdown flushes the audit log.
+    """
+    settings = settings if settings is not None else ServingSettings()
+    loader = state_loader if state_loader is not None else load_state
+    probe = (
+        change_probe
+        if change_probe is not None
+        else (default_change_probe if state_loader is None else None)
+    )
+    holder = StateHolder(settings, loader, probe)
+    audit = AuditLog(settings.audit_db)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        audit.start()
+        try:
+            await run_in_threadpool(holder.reload)
+        except StateLoadError:
+            logger.error("no scored snapshot at start-up; /readyz reports why")
+        holder.start_watcher(settings.reload_interval_s)
+        try:
+            yield
+        finally:
+            holder.stop_watcher()
+            audit.close()
+
+    app = FastAPI(
+        title="Revisit",
+        version="0.1.0",
+        description="Ranked, explained lists of households for community police to revisit first.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.audit = audit
+    app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.metrics = metrics
+
+    for module in (priority_list, households, score, model, admin, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(ServingError)
+    async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
+        for kind, code, detail in _STATUS_OF:
+            if isinstance(exc, kind):
+                return JSONResponse({"detail": detail}, status_code=code)
+        return _internal(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(request, exc)
+
+    app.add_middleware(RequestMiddleware, metrics=metrics)
+    return app
+
+
+def _internal(request: Request, exc: BaseException) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id")
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    logger.error(
+        "internal error %s on %s (request %s)",
+        type(exc).__name__,
+        route,
+        request_id,
+        exc_info=exc,
+    )
+    return JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)

@@ -1,0 +1,268 @@
+"""The audit log of list and household reads (SQLite ``<home>/audit.db``).
+
+Rows hold the time (UTC ISO), token id, role, jurisdiction asked, endpoint, the
+household ids returned (JSON list), model version and as-of date. No names,
+notes or other personal data. Writes go through a queue to one background
+writer thread (batched, WAL mode), so a request never waits on the disk;
+:meth:`AuditLog.close` flushes what is queued.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+logger = logging.getLogger(__name__)
+
+COLUMNS: tuple[str, ...] = (
+    "at",
+    "token_id",
+    "role",
+    "level",
+    "jurisdiction",
+    "endpoint",
+    "household_ids",
+    "model_version",
+    "as_of",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    level TEXT,
+    jurisdiction TEXT,
+    endpoint TEXT NOT NULL,
+    household_ids TEXT NOT NULL,
+    model_version TEXT,
+    as_of TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+"""
+
+
+class AuditError(Exception):
+    """The audit log cannot be opened or read."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One read: who (token id, role), what (jurisdiction, endpoint, ids), with which model."""
+
+    at: str
+    token_id: str
+    role: str
+    level: str | None
+    jurisdiction: str | None
+    endpoint: str
+    household_ids: str
+    model_version: str | None
+    as_of: str | None
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        token_id: str,
+        role: str,
+        level: str | None,
+        jurisdiction: str | None,
+        endpoint: str,
+        household_ids: list[str],
+        model_version: str | None,
+        as_of: str | None,
+    ) -> AuditEvent:
+        """Build an event stamped now (UTC)."""
+        return cls(
+            at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            token_id=token_id,
+            role=role,
+            level=level,
+            jurisdiction=jurisdiction,
+            endpoint=endpoint,
+            household_ids=json.dumps(household_ids, ensure_ascii=False),
+            model_version=model_version,
+            as_of=as_of,
+        )
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (and create) the audit database in WAL mode.
+
+    Raises
+    ------
+    AuditError
+        When the file cannot be opened.
+    """
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.Error as err:
+        raise AuditError(f"could not open the audit log {str(path)!r}: {err}") from err
+    return conn
+
+
+class AuditLog:
+    """Append-only audit log with a background writer thread.
+
+    Parameters
+    ----------
+    path : Path
+        SQLite file (``<home>/audit.db``).
+    batch_size : int
+        Most rows written in one transaction.
+    """
+
+    _STOP = object()
+
+    def __init__(self, path: Path, *, batch_size: int = 500) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Open the database and start the writer thread (idempotent)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            conn = connect(self.path)
+            self._thread = threading.Thread(
+                target=self._run, args=(conn,), name="revisit-audit", daemon=True
+            )
+            self._thread.start()
+
+    def record(self, event: AuditEvent) -> None:
+        """Queue one event (returns at once; the writer thread stores it)."""
+        if self._thread is None:
+            self.start()
+        self._queue.put(event)
+
+    def flush(self) -> None:
+        """Block until every queued event is written."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        with self._lock:
+            thread = self._thread
+            self._thread = None
+        if thread is None:
+            return
+        self._queue.put(self._STOP)
+        thread.join(timeout=30)
+
+    def _run(self, conn: sqlite3.Connection) -> None:
+        placeholders = ", ".join("?" for _ in COLUMNS)
+        sql = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+        try:
+            while True:
+                item = self._queue.get()
+                batch = [item]
+                while len(batch) < self.batch_size:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(x is self._STOP for x in batch)
+                rows = [astuple(x) for x in batch if isinstance(x, AuditEvent)]
+                try:
+                    if rows:
+                        with conn:
+                            conn.executemany(sql, rows)
+                except sqlite3.Error as err:
+                    logger.error("could not write %d audit rows: %s", len(rows), err)
+                finally:
+                    for _ in batch:
+                        self._queue.task_done()
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+
+def read_events(
+    path: Path, since: date | datetime | None = None
+) -> Iterator[dict[str, str | None]]:
+    """Audit rows in time order, optionally from ``since`` (a UTC date or datetime) on.
+
+    Raises
+    ------
+    AuditError
+        When the file does not exist or cannot be read.
+    """
+    if not Path(path).exists():
+        raise AuditError(f"expected an audit log at {str(path)!r}, found none")
+    conn = connect(path)
+    try:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM audit"
+        args: tuple[str, ...] = ()
+        if since is not None:
+            if isinstance(since, datetime):
+                start = since if since.tzinfo else since.replace(tzinfo=UTC)
+            else:
+                start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+            sql += " WHERE at >= ?"
+            args = (start.astimezone(UTC).isoformat(timespec="microseconds"),)
+        sql += " ORDER BY at, id"
+        for row in conn.execute(sql, args):
+            yield dict(zip(COLUMNS, row, strict=True))
+    except sqlite3.Error as err:
+        raise AuditError(f"could not read the audit log {str(path)!r}: {err}") from err
+    finally:
+        conn.close()
+
+
+def export(
+    path: Path, out: TextIO, *, since: date | datetime | None = None, fmt: str = "csv"
+) -> int:
+    """Write the audit rows to ``out`` as CSV (with a header) or JSON lines.
+
+    Returns
+    -------
+    int
+        Number of rows written.
+
+    Raises
+    ------
+    ValueError
+        When ``fmt`` is not ``csv`` or ``jsonl``.
+    AuditError
+        When the log cannot be read.
+    """
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError(f"expected format 'csv' or 'jsonl', got {fmt!r}")
+    n = 0
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS)) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for row in read_events(path, since):
+        if writer is not None:
+            writer.writerow(row)
+        else:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def export_text(path: Path, *, since: date | datetime | None = None, fmt: str = "csv") -> str:
+    """:func:`export` into a string."""
+    buf = io.StringIO()
+    export(path, buf, since=since, fmt=fmt)
+    return buf.getvalue()

@@ -1,0 +1,300 @@
+"""Bearer tokens: a tokens file that stores only SHA-256 hashes, roles and jurisdictions.
+
+Token format: ``rv_<token_id>_<secret>`` where ``token_id`` is 8 hex digits and
+``secret`` comes from :func:`secrets.token_urlsafe`. The file keeps, per token,
+``token_id``, ``sha256`` (hex digest of the whole token), ``role``, ``level``,
+``jurisdiction``, ``label``, ``created`` (UTC ISO) and ``revoked`` (UTC ISO or null).
+The plain token is shown once, at issue, and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from serving.errors import AuthError, ForbiddenError, TokenStoreError
+
+logger = logging.getLogger(__name__)
+
+ROLES: tuple[str, str, str] = ("officer", "analyst", "admin")
+LEVELS: tuple[str, str, str] = ("county", "township", "village")
+TOKEN_PREFIX = "rv"
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One issued token as the tokens file stores it (never the token itself)."""
+
+    token_id: str
+    sha256: str
+    role: str
+    level: str | None
+    jurisdiction: str | None
+    label: str
+    created: str
+    revoked: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """The caller of a request, as resolved from its bearer token."""
+
+    token_id: str
+    role: str
+    level: str | None
+    jurisdiction: str | None
+    label: str
+
+    @property
+    def unrestricted(self) -> bool:
+        """Analysts and admins see every jurisdiction; officers only their own."""
+        return self.role in ("analyst", "admin")
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a token (what the tokens file stores)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _parse_token_id(token: str) -> str:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 8 or not parts[2]:
+        raise AuthError("malformed bearer token")
+    return parts[1]
+
+
+class TokenStore:
+    """The tokens file (``<home>/tokens.json``), re-read when it changes on disk.
+
+    Parameters
+    ----------
+    path : Path
+        JSON file ``{"tokens": [TokenRecord, ...]}``; a missing file means no tokens.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._records: dict[str, TokenRecord] = {}
+        self._stamp: tuple[int, int] | None = None
+
+    # ---------------------------------------------------------------- reading
+    def _read(self) -> dict[str, TokenRecord]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return {r["token_id"]: TokenRecord(**r) for r in data.get("tokens", [])}
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise TokenStoreError(
+                f"expected a tokens file {{'tokens': [...]}} at {str(self.path)!r}, could not read it"
+            ) from err
+
+    def records(self) -> dict[str, TokenRecord]:
+        """All records by token id, re-read when the file's mtime or size changed."""
+        try:
+            st = self.path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._records = self._read()
+                self._stamp = stamp
+            return self._records
+
+    def authenticate(self, token: str) -> User:
+        """Resolve a bearer token to its user.
+
+        Raises
+        ------
+        AuthError
+            When the token is malformed, unknown, does not match its hash, or is revoked.
+        """
+        token_id = _parse_token_id(token)
+        record = self.records().get(token_id)
+        if record is None:
+            # Compare anyway so that unknown and wrong tokens take the same time.
+            hmac.compare_digest(hash_token(token), "0" * 64)
+            raise AuthError("unknown bearer token")
+        if not hmac.compare_digest(hash_token(token), record.sha256):
+            raise AuthError("unknown bearer token")
+        if record.revoked:
+            raise AuthError("revoked bearer token")
+        return User(
+            token_id=record.token_id,
+            role=record.role,
+            level=record.level,
+            jurisdiction=record.jurisdiction,
+            label=record.label,
+        )
+
+    # ---------------------------------------------------------------- writing
+    def _write(self, records: dict[str, TokenRecord]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"tokens": [asdict(r) for r in records.values()]}
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, ensure_ascii=False, indent=2)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise TokenStoreError(f"could not write the tokens file {str(self.path)!r}") from err
+
+    def issue(
+        self,
+        role: str,
+        *,
+        level: str | None = None,
+        jurisdiction: str | None = None,
+        label: str,
+    ) -> tuple[str, TokenRecord]:
+        """Create a token and store its hash.
+
+        Parameters
+        ----------
+        role : {"officer", "analyst", "admin"}
+        level : {"county", "township", "village"} or None
+            Required for officers; optional (informative) otherwise.
+        jurisdiction : str or None
+            Name of the jurisdiction at ``level``.
+        label : str
+            Who or what the token is for (a unit or service name; avoid personal names).
+
+        Returns
+        -------
+        token : str
+            The plain token, to be shown once.
+        record : TokenRecord
+            What was stored.
+
+        Raises
+        ------
+        ValueError
+            When the role or level is unknown, or an officer has no jurisdiction.
+        TokenStoreError
+            When the file cannot be read or written.
+        """
+        if role not in ROLES:
+            raise ValueError(f"expected a role in {ROLES!r}, got {role!r}")
+        if (level is None) != (jurisdiction is None):
+            raise ValueError("expected both a jurisdiction level and a name, or neither")
+        if level is not None and level not in LEVELS:
+            raise ValueError(f"expected a level in {LEVELS!r}, got {level!r}")
+        if role == "officer" and level is None:
+            raise ValueError(
+                "an officer token needs a jurisdiction (--county, --township or --village)"
+            )
+        if not label.strip():
+            raise ValueError("expected a non-empty label, got an empty one")
+        with self._lock:
+            records = dict(self._read())
+            token_id = secrets.token_hex(4)
+            while token_id in records:
+                token_id = secrets.token_hex(4)
+            token = f"{TOKEN_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+            record = TokenRecord(
+                token_id=token_id,
+                sha256=hash_token(token),
+                role=role,
+                level=level,
+                jurisdiction=jurisdiction,
+                label=label,
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            records[token_id] = record
+            self._write(records)
+            self._stamp = None
+        logger.info("issued token %s with role %s", token_id, role)
+        return token, record
+
+    def revoke(self, token_id: str) -> TokenRecord:
+        """Mark a token revoked (kept in the file for the audit trail).
+
+        Raises
+        ------
+        KeyError
+            When no token has this id.
+        """
+        with self._lock:
+            records = dict(self._read())
+            if token_id not in records:
+                raise KeyError(f"no token with id {token_id!r}")
+            old = records[token_id]
+            new = TokenRecord(
+                **{**asdict(old), "revoked": datetime.now(UTC).isoformat(timespec="seconds")}
+            )
+            records[token_id] = new
+            self._write(records)
+            self._stamp = None
+        logger.info("revoked token %s", token_id)
+        return new
+
+
+# ------------------------------------------------------------ FastAPI wiring
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer rv_<id>_<secret>`")
+
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """Resolve the caller from ``Authorization: Bearer``; 401 with ``WWW-Authenticate`` otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a bearer token is required",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    store: TokenStore = request.app.state.tokens
+    try:
+        return store.authenticate(credentials.credentials)
+    except AuthError as err:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid or revoked bearer token",
+            headers=_UNAUTHORIZED_HEADERS,
+        ) from err
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: str) -> Any:
+    """A dependency that lets only ``roles`` through (403 otherwise)."""
+
+    def _check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this endpoint needs the role {' or '.join(roles)}"
+            )
+        return user
+
+    return Depends(_check)
+
+
+AnalystUser = Annotated[User, require_role("analyst", "admin")]
+AdminUser = Annotated[User, require_role("admin")]
+
+
+def check_jurisdiction(user: User, allowed: bool) -> None:
+    """Raise :class:`ForbiddenError` for an officer asking outside their jurisdiction."""
+    if not user.unrestricted and not allowed:
+        raise ForbiddenError("outside the token's jurisdiction")

@@ -1,0 +1,79 @@
+"""Settings of the serving process (pydantic-settings, read from the environment)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    """Settings of one API process, built once in the entry point and passed down.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder (``$REVISIT_HOME``, default ``./revisit-data``).
+    mlflow_tracking_uri : str or None
+        ``$MLFLOW_TRACKING_URI``; default ``sqlite:///<home>/mlflow.db``.
+    model_name : str
+        Registered model name (``$REVISIT_MODEL_NAME``); the ``champion`` alias is served.
+    model_alias : str
+        Alias of the served version (default ``champion``).
+    as_of : date or None
+        Snapshot as-of date override (``$REVISIT_AS_OF``); ``None`` means the day
+        after the warehouse's latest ``recorded_at`` (Asia/Shanghai local midnight).
+    reload_interval_s : float
+        Seconds between checks for a new champion or a changed warehouse; ``0`` = off.
+    tokens_path, audit_db_path : Path or None
+        Override ``<home>/tokens.json`` and ``<home>/audit.db``.
+    reasons_top_k : int
+        Number of reasons shown per household.
+    reasons_cache_size : int
+        Maximum number of households whose reasons are cached.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path("revisit-data"), validation_alias="REVISIT_HOME")
+    mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
+    model_alias: str = Field(default="champion", validation_alias="REVISIT_MODEL_ALIAS")
+    as_of: date | None = Field(default=None, validation_alias="REVISIT_AS_OF")
+    reload_interval_s: float = Field(
+        default=0.0, ge=0.0, validation_alias="REVISIT_RELOAD_INTERVAL_S"
+    )
+    tokens_path: Path | None = Field(default=None, validation_alias="REVISIT_TOKENS_FILE")
+    audit_db_path: Path | None = Field(default=None, validation_alias="REVISIT_AUDIT_DB")
+    reasons_top_k: int = Field(default=3, ge=1, le=10)
+    reasons_cache_size: int = Field(default=200_000, ge=0)
+
+    def with_overrides(
+        self, *, home: Path | None = None, as_of: date | None = None
+    ) -> ServingSettings:
+        """Return a copy with the ``--home`` / ``--as-of`` command-line options applied."""
+        update: dict[str, object] = {}
+        if home is not None:
+            update["home"] = Path(home)
+        if as_of is not None:
+            update["as_of"] = as_of
+        return self.model_copy(update=update) if update else self
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: ``$MLFLOW_TRACKING_URI`` or the SQLite file under home."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    @property
+    def tokens_file(self) -> Path:
+        """Path of the tokens file (``<home>/tokens.json`` unless overridden)."""
+        return self.tokens_path if self.tokens_path is not None else self.home / "tokens.json"
+
+    @property
+    def audit_db(self) -> Path:
+        """Path of the SQLite audit log (``<home>/audit.db`` unless overridden)."""
+        return self.audit_db_path if self.audit_db_path is not None else self.home / "audit.db"

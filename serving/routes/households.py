@@ -1,0 +1,93 @@
+"""``GET /v1/households/{household_id}``: score, reasons and history summary of one household."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Path, status
+
+from serving.audit import AuditEvent
+from serving.auth import CurrentUser
+from serving.deps import AuditDep, LanguageDep, StateDep, reasons_out
+from serving.errors import UnknownHousehold
+from serving.schemas import HouseholdOut
+from serving.state import ServingState
+
+router = APIRouter(prefix="/v1", tags=["households"])
+
+_NOT_FOUND = "no such household in your jurisdiction"
+
+
+def _rank_within(state: ServingState, level: str, name: str, position: int) -> int:
+    ranking = state.ranking(level, name)
+    hits = np.flatnonzero(ranking == position)
+    return int(hits[0]) + 1
+
+
+@router.get(
+    "/households/{household_id}",
+    response_model=HouseholdOut,
+    responses={
+        401: {"description": "No or invalid bearer token."},
+        404: {"description": "Unknown household, or outside the token's jurisdiction."},
+        503: {"description": "No scored snapshot loaded yet."},
+    },
+)
+def get_household(
+    household_id: Annotated[str, Path(min_length=1, max_length=100)],
+    user: CurrentUser,
+    state: StateDep,
+    audit: AuditDep,
+    lang: LanguageDep,
+) -> HouseholdOut:
+    """Score, rank, reasons and feature history of one household.
+
+    A household outside an officer's jurisdiction answers 404, exactly like an
+    unknown id, so that ids cannot be probed.
+    """
+    try:
+        position = state.position(household_id)
+    except UnknownHousehold as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND) from err
+    if not user.unrestricted and not (
+        user.level is not None
+        and user.jurisdiction is not None
+        and state.household_in(user.level, user.jurisdiction, position)
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND)
+    row = state.row(position, rank=1)
+    (reasons,) = state.reasons_for([position])
+    info = state.model_info
+    as_of = state.as_of.date()
+    audit.record(
+        AuditEvent.make(
+            token_id=user.token_id,
+            role=user.role,
+            level=user.level,
+            jurisdiction=user.jurisdiction,
+            endpoint="/v1/households/{household_id}",
+            household_ids=[row.household_id],
+            model_version=info.version,
+            as_of=as_of.isoformat(),
+        )
+    )
+    return HouseholdOut(
+        household_id=row.household_id,
+        county=row.county,
+        township=row.township,
+        village=row.village,
+        score=row.score,
+        risk_band=row.risk_band,  # type: ignore[arg-type]
+        rank_in_village=_rank_within(state, "village", row.village, position),
+        rank_in_township=_rank_within(state, "township", row.township, position),
+        rank_in_county=_rank_within(state, "county", row.county, position),
+        reasons=reasons_out(reasons, lang),
+        days_since_last_visit=row.days_since_last_visit,
+        open_disputes=row.open_disputes,
+        history=state.feature_values(position),
+        model_version=info.version,
+        as_of=as_of,
+        horizon_days=info.horizon_days,
+        language=lang,
+    )
