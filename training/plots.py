@@ -1,0 +1,392 @@
+"""Evaluation figures for the MLflow run: PR curves, precision@k, calibration, importance, audit.
+
+Every function returns a :class:`matplotlib.figure.Figure` built with the
+object-oriented API on an explicit Agg canvas, inside the function: nothing is
+configured at import time, no global ``pyplot`` state or backend is touched,
+and figures are not kept alive by a pyplot registry (safe in threads and
+servers). Save them with :func:`save_figure` (or ``mlflow.log_figure``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOLERANCE: tuple[float, float] = (0.8, 1.25)
+_RATE_NAMES = {
+    "base_rate": "base rate (prevalence)",
+    "selection_rate": "selection rate",
+    "precision": "precision (PPV)",
+    "fpr": "false positive rate",
+    "fnr": "false negative rate",
+}
+
+
+class PlotInputError(ValueError):
+    """Data given to a plotting function cannot be drawn."""
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new Figure attached to its own Agg canvas (no pyplot, no global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _arrays(y: Any, scores: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    if not scores:
+        raise PlotInputError("scores must map at least one model name to its scores, got none")
+    yy = pd.Series(y, copy=False).astype("float64").to_numpy()
+    if np.isnan(yy).any() or not np.isin(yy, (0.0, 1.0)).all():
+        raise PlotInputError("labels must be 0/1 without missing values")
+    out = {}
+    for name, s in scores.items():
+        arr = pd.Series(s, copy=False).astype("float64").to_numpy()
+        if arr.shape != yy.shape or not np.isfinite(arr).all():
+            raise PlotInputError(
+                f"scores of {name!r} must be {yy.size} finite numbers, got shape {arr.shape!r}"
+            )
+        out[name] = arr
+    return yy, out
+
+
+def plot_precision_recall(y: Any, scores: Mapping[str, Any], *, title: str | None = None) -> Figure:
+    """Precision-recall curves of several models on the same rows.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    scores : mapping of str to array-like of shape (n,)
+        Model name -> score (larger = riskier).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+        Recall (x) against precision (y), one line per model with its average
+        precision in the legend, and the prevalence as a dotted line.
+
+    Raises
+    ------
+    PlotInputError
+        No model, missing or non-binary labels, scores of the wrong length.
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    yy, ss = _arrays(y, scores)
+    fig = _figure(6.5, 5.0)
+    ax = fig.add_subplot()
+    for name, s in ss.items():
+        precision, recall, _ = precision_recall_curve(yy, s)
+        ap = average_precision_score(yy, s)
+        ax.step(recall, precision, where="post", label=f"{name} (AP {ap:.3f})")
+    ax.axhline(yy.mean(), color="grey", linestyle=":", label=f"prevalence {yy.mean():.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall (share of escalations found)")
+    ax.set_ylabel("precision (share of listed rows that escalate)")
+    ax.set_title(title or "Precision-recall on the test rows")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_precision_at_k(
+    y: Any,
+    scores: Mapping[str, Any],
+    *,
+    k_min: float = 0.001,
+    k_max: float = 0.20,
+    n_points: int = 60,
+    as_of: Any = None,
+    tiebreak: Any = None,
+    title: str | None = None,
+) -> Figure:
+    """Precision@k against the capacity k (share of rows), log-scaled, for several models.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    scores : mapping of str to array-like of shape (n,)
+        Model name -> score.
+    k_min, k_max : float, default 0.001 and 0.20
+        Range of capacities (share of rows of each as-of date, 0.1 % to 20 %).
+    n_points : int, default 60
+        Capacities drawn, log-spaced.
+    as_of, tiebreak : array-like of shape (n,), optional
+        As in :func:`training.metrics.precision_at_k` (top k per as-of date,
+        averaged over dates).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    PlotInputError
+        Bad labels or scores, or ``not 0 < k_min < k_max <= 1``.
+    """
+    from training.metrics import _ranking_inputs, _Segmented
+
+    if not 0.0 < k_min < k_max <= 1.0:
+        raise PlotInputError(f"expected 0 < k_min < k_max <= 1, got {k_min!r}, {k_max!r}")
+    yy, ss = _arrays(y, scores)
+    ks = np.unique(np.geomspace(k_min, k_max, n_points))
+    fig = _figure(6.5, 5.0)
+    ax = fig.add_subplot()
+    for name, s in ss.items():
+        y_, s_, d, _, t = _ranking_inputs(yy, s, as_of, None, tiebreak)
+        seg = _Segmented.build(y_, s_, d, None, t)
+        precision = [seg.at_k(float(k), None)[0] for k in ks]
+        ax.plot(100 * ks, precision, label=name)
+    ax.axhline(yy.mean(), color="grey", linestyle=":", label=f"prevalence {yy.mean():.3f}")
+    ax.set_xscale("log")
+    pct_ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if k_min <= t / 100 <= k_max]
+    ax.set_xticks(pct_ticks, [f"{t:g} %" for t in pct_ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("capacity k (% of households listed per as-of date, log scale)")
+    ax.set_ylabel("precision@k (share of listed households that escalate)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title or "Precision at capacity k")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_calibration(
+    y: Any, probs: Mapping[str, Any], *, n_bins: int = 10, title: str | None = None
+) -> Figure:
+    """Reliability diagram (equal-width bins) with the count of rows per bin beneath.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    probs : mapping of str to array-like of shape (n,)
+        Model name -> predicted probability in [0, 1].
+    n_bins : int, default 10
+        Equal-width bins, as :func:`training.metrics.expected_calibration_error`.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+        Top: mean predicted probability (x) against observed frequency (y) per
+        non-empty bin, with the diagonal and each model's ECE in the legend.
+        Bottom: rows per bin (log scale).
+
+    Raises
+    ------
+    PlotInputError
+        Bad labels, or a probability outside [0, 1].
+    """
+    from training.metrics import expected_calibration_error
+
+    yy, ss = _arrays(y, probs)
+    fig = _figure(6.5, 6.5)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    width = 1.0 / n_bins / (len(ss) + 1)
+    for i, (name, p) in enumerate(ss.items()):
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise PlotInputError(f"{name!r} is not a probability: range [{p.min()!r}, {p.max()!r}]")
+        bins = np.clip(np.ceil(p * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+        count = np.bincount(bins, minlength=n_bins)
+        mean_p = np.bincount(bins, p, minlength=n_bins)
+        freq = np.bincount(bins, yy, minlength=n_bins)
+        ok = count > 0
+        ece = expected_calibration_error(yy, p, n_bins=n_bins)
+        top.plot(
+            mean_p[ok] / count[ok],
+            freq[ok] / count[ok],
+            marker="o",
+            label=f"{name} (ECE {ece:.3f})",
+        )
+        left = np.arange(n_bins) / n_bins + (i + 0.5) * width
+        bottom.bar(left, count, width=width, align="edge", label=name)
+    top.set(xlim=(0, 1), ylim=(0, 1))
+    top.set_ylabel("observed escalation frequency")
+    top.set_title(title or "Calibration (reliability) on the test rows")
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8, loc="upper left")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("predicted probability of escalation within the horizon")
+    bottom.set_ylabel("rows per bin")
+    bottom.grid(alpha=0.3)
+    return fig
+
+
+def plot_feature_importance(
+    importance: Mapping[str, float] | pd.Series,
+    *,
+    top_n: int = 25,
+    kind: str = "gain",
+    title: str | None = None,
+) -> Figure:
+    """Horizontal bar chart of the ``top_n`` most important features.
+
+    Parameters
+    ----------
+    importance : mapping or Series of str to float
+        Feature name -> importance, e.g. LightGBM
+        ``dict(zip(booster.feature_name(), booster.feature_importance("gain")))``.
+    top_n : int, default 25
+        Number of features shown, largest at the top.
+    kind : str, default "gain"
+        What the numbers are (axis label): ``"gain"`` (total split gain),
+        ``"split"`` (times used) or ``"mean |SHAP|"`` (log-odds).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    PlotInputError
+        No feature, or non-finite importances.
+    """
+    s = pd.Series(importance, dtype="float64")
+    if s.empty or not np.isfinite(s.to_numpy()).all():
+        raise PlotInputError(f"expected finite importances of at least one feature, got {s.size}")
+    s = s.sort_values(ascending=False, kind="stable").head(top_n)[::-1]
+    fig = _figure(7.5, max(3.0, 0.28 * len(s) + 1.2))
+    ax = fig.add_subplot()
+    ax.barh([str(i) for i in s.index], s.to_numpy(), color="tab:blue")
+    ax.set_xlabel(f"importance ({kind})")
+    ax.set_title(title or f"Feature importance ({kind}), top {len(s)}")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def plot_disparities(
+    audit: pd.DataFrame,
+    *,
+    attribute: str | None = None,
+    rates: Sequence[str] = ("selection_rate", "precision", "fpr", "fnr"),
+    tolerance: tuple[float, float] = DEFAULT_TOLERANCE,
+    max_groups: int = 30,
+    title: str | None = None,
+) -> Figure:
+    """Disparity ratios of a bias audit per group, with the tolerance band shaded.
+
+    Parameters
+    ----------
+    audit : DataFrame
+        Output of :func:`training.audit.bias_audit`.
+    attribute : str, optional
+        Attribute to draw; default the first of the table.
+    rates : sequence of str
+        Rates whose ``<rate>_disparity`` columns are drawn.
+    tolerance : (float, float), default (0.8, 1.25)
+        Band drawn as unflagged.
+    max_groups : int, default 30
+        Largest groups shown (the reference group always among them).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+        One panel per rate; bars are ratios to the reference group on a log
+        scale (so 0.8 and 1.25 are symmetric); flagged bars are red.
+
+    Raises
+    ------
+    PlotInputError
+        Missing columns or an unknown attribute.
+    """
+    needed = {"attribute", "group", "group_size", "is_reference"} | {
+        f"{r}_disparity" for r in rates
+    }
+    missing = needed - set(audit.columns)
+    if missing:
+        raise PlotInputError(f"audit table lacks columns {sorted(missing)!r}")
+    attr = attribute if attribute is not None else str(audit["attribute"].iloc[0])
+    table = audit[audit["attribute"] == attr]
+    if table.empty:
+        raise PlotInputError(
+            f"attribute {attr!r} not in the audit; got {sorted(set(audit['attribute']))!r}"
+        )
+    table = table.sort_values("group_size", ascending=False, kind="stable")
+    shown = pd.concat(
+        [table[table["is_reference"]], table[~table["is_reference"]].head(max_groups - 1)]
+    )
+    shown = shown.iloc[::-1]
+    labels = [
+        f"{g} (n={n}){' [ref]' if r else ''}"
+        for g, n, r in zip(shown["group"], shown["group_size"], shown["is_reference"], strict=True)
+    ]
+    low, high = tolerance
+    fig = _figure(3.2 * len(rates) + 1.5, max(3.0, 0.32 * len(shown) + 1.5))
+    axes = np.atleast_1d(fig.subplots(1, len(rates), sharey=True))
+    ypos = np.arange(len(shown))
+    finite_all = shown[[f"{r}_disparity" for r in rates]].astype("float64").to_numpy()
+    finite_all = finite_all[np.isfinite(finite_all) & (finite_all > 0)]
+    reach = max(float(np.abs(np.log(finite_all)).max()) if finite_all.size else 0.0, np.log(high))
+    lim = (float(np.exp(-1.15 * reach)), float(np.exp(1.15 * reach)))
+    ticks = [t for t in (0.25, 0.5, low, high, 2.0, 4.0) if lim[0] <= t <= lim[1]]
+    for ax, rate in zip(axes, rates, strict=True):
+        ratio = shown[f"{rate}_disparity"].astype("float64").to_numpy()
+        finite = np.isfinite(ratio) & (ratio > 0)
+        colors = ["tab:red" if (v < low or v > high) else "tab:blue" for v in ratio[finite]]
+        ax.axvspan(low, high, color="tab:green", alpha=0.12)
+        ax.axvline(1.0, color="grey", linewidth=0.8)
+        ax.barh(ypos[finite], ratio[finite] - 1.0, left=1.0, color=colors)  # bars from 1
+        ax.set_xscale("log")
+        ax.set_xlim(*lim)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_title(_RATE_NAMES.get(rate, rate), fontsize=10)
+        ax.set_xlabel("ratio to reference group")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(ypos, labels, fontsize=8)
+    fig.suptitle(
+        title
+        or f"Bias audit by {attr}: ratio to the reference group "
+        f"(green band [{low:g}, {high:g}]; red = flagged)"
+    )
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix, e.g. ``.png``), creating parent folders.
+
+    Parameters
+    ----------
+    fig : Figure
+        A figure from this module (or any matplotlib Figure).
+    path : str or Path
+        Destination file.
+    dpi : int, default 120
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=dpi)
+    logger.debug("figure written to %s", target.name)
+    return target
