@@ -59,8 +59,9 @@ NON_FEATURE_COLUMNS: frozenset[str] = frozenset(
 # Content patterns of personal data, searched in text feature values.
 # 18-digit resident ID number (GB 11643-1999): 17 digits and a check digit 0-9/X.
 _ID_NUMBER_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-# 11-digit mainland mobile number (1[3-9]xxxxxxxxx), optionally with +86 / 86.
-_PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9]{9}(?![0-9])")
+# 11-digit mainland mobile number (1[3-9]x xxxx xxxx), optionally with +86 and
+# single spaces or hyphens between the 3-4-4 groups.
+_PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}(?![0-9])")
 
 
 def _is_text_like(series: pd.Series) -> bool:
