@@ -80,6 +80,8 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES: Final[tuple[str, ...]] = (".xlsx", ".csv", ".parquet")
 #: Rows per chunk when reading a CSV export (bounds memory, drives the progress bar).
 CSV_CHUNK_ROWS: Final = 250_000
+#: Files at least this large (bytes) get a progress bar.
+PROGRESS_MIN_BYTES: Final = 5 * 2**20
 #: Longest offending value copied into a quarantine line (characters).
 MAX_VALUE_CHARS: Final = 60
 #: Length of the hex HMAC digest kept in a derived household_id.
@@ -676,6 +678,9 @@ def _add_schema_problems(
         mask &= ~problems.has(col)  # already reported as unparseable / missing household
         if col == "household_id":
             continue  # reported above with its own reason
+        if col == "recorded_at":
+            # Defaulted from the event time: an unreadable event time is reported already.
+            mask &= ~problems.has("visited_at") & ~problems.has("reported_at")
         header = by_name.get(col, col)
         raw_values = raw[by_name[col]] if col in by_name else None
         problems.add(mask, col, _schema_reason(col, str(check), header), raw_values)
@@ -772,8 +777,9 @@ def _ingest_file(
     lines: list[pd.DataFrame] = []
     hmap: HeaderMap | None = None
     next_row = 2  # header is sheet row 1
+    large = path.stat().st_size >= PROGRESS_MIN_BYTES
     with tqdm(
-        desc=path.name, unit=" rows", disable=not progress, leave=False, mininterval=0.5
+        desc=path.name, unit=" rows", disable=not (progress and large), leave=False, mininterval=0.5
     ) as bar:
         for chunk in _read_chunks(path):
             if hmap is None:

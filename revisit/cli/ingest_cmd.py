@@ -1,16 +1,69 @@
-"""`revisit ingest`."""
+"""`revisit ingest PATH... [--home DIR]`: field exports into the canonical warehouse."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+
+_COLUMNS = ("read", "accepted", "quarantined", "duplicates", "conflicts")
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the CLI app."""
 
-    @app.command("ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def ingest() -> None:
-        """Not built yet."""
-        not_built("ingest")
+    @app.command("ingest")
+    def ingest(
+        paths: list[Path] = typer.Argument(  # noqa: B008
+            ..., help="Export files (.xlsx, .csv, .parquet) or folders holding them."
+        ),
+        home: Path | None = HomeOption,
+        progress: bool = typer.Option(True, help="Show a progress bar per file."),
+    ) -> None:
+        """Validate field exports, drop personal data, quarantine bad rows, update the warehouse.
+
+        Prints rows read / accepted / quarantined / duplicates per file and in
+        total (read = accepted + quarantined + duplicates). Exits 0 when every
+        file was processed, even with quarantined rows; 1 when a file could
+        not be read at all.
+        """
+        from rich.console import Console
+        from rich.table import Table
+
+        from features.ingest import IngestError, ingest_paths
+        from features.warehouse import WarehouseError
+
+        configure_logging()
+        settings = settings_for(home)
+        secret = settings.id_secret.get_secret_value() if settings.id_secret else None
+        try:
+            report = ingest_paths(paths, settings.home, secret, progress=progress)
+        except (IngestError, WarehouseError, OSError) as err:
+            fail(str(err))
+            return
+
+        table = Table(title=f"Ingestion run {report.run_id}")
+        table.add_column("file")
+        table.add_column("table")
+        for c in _COLUMNS:
+            table.add_column(c, justify="right")
+        for f in report.files:
+            if f.rejected is not None:
+                table.add_row(f.file, "-", *["-"] * len(_COLUMNS))
+            else:
+                table.add_row(f.file, f.table or "-", *(str(getattr(f, c)) for c in _COLUMNS))
+        totals = report.totals
+        table.add_row("total", "", *(str(totals[c]) for c in _COLUMNS), style="bold")
+        console = Console()
+        if console.width < 120:
+            console = Console(width=120)
+        console.print(table)
+        if report.quarantine_file is not None:
+            console.print(f"quarantined rows and reasons: {report.quarantine_file}")
+        console.print(f"warehouse: {settings.home / 'warehouse'}")
+        if report.rejected:
+            for f in report.rejected:
+                typer.secho(f"error: {f.file}: {f.rejected}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1)
