@@ -1,0 +1,713 @@
+"""Point-in-time feature job: household histories and escalation labels.
+
+For every as-of date ``t`` and every household of the cohort (households with
+at least one approved visit known before ``t``) the job computes the features
+declared in ``features.catalogue.FEATURES`` from records known strictly before
+``t``, and the label ``1`` iff an escalation incident is reported in
+``[t, t + H)``.
+
+Point-in-time rule (DESIGN.md)
+------------------------------
+* A visit counts at ``t`` iff ``review_status == "approved"``,
+  ``recorded_at < t``, ``visited_at < t`` and (when present) ``reviewed_at <
+  t``. A rejected visit never counts as a visit; it only feeds the record-quality
+  share (as rejected once ``reviewed_at < t``, or when ``reviewed_at`` is
+  missing).
+* An incident counts at ``t`` iff ``recorded_at < t`` and ``reported_at < t``.
+* Windows are ``[t - w, t)`` on the event time (``visited_at`` /
+  ``reported_at``), ``w`` in days (Asia/Shanghai has no daylight saving, so a
+  day is 86 400 s).
+* Labels may look at incidents after ``t`` (whatever their ``recorded_at``);
+  a row whose horizon ends after the warehouse's last date (the latest
+  ``recorded_at`` of either table) gets ``<NA>``.
+
+How it is computed
+------------------
+The chain is: normalise time zones → integer nanoseconds and category codes →
+sort each household's records by time once → for each as-of date, a boolean
+knowledge mask → window masks → ``numpy.bincount`` aggregates per household.
+Every feature is a function of one household's own records except the four
+context rates, which are per-village / per-township aggregates of per-household
+flags (leave-one-out). So the job runs on any partition of households that
+keeps each household's records together; the context rates need the partition
+to hold whole villages (or townships for the township rates).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.asof import normalise_as_of_dates, to_local
+from features.catalogue import (
+    INCIDENT_CATEGORY_WINDOWS,
+    QUALITY_WINDOWS,
+    WINDOWS,
+    feature_names,
+)
+from features.contract import (
+    DEFAULT_ESCALATION_CATEGORIES,
+    DEFAULT_HORIZON_DAYS,
+    DISPUTE_SEVERITIES,
+    DISPUTE_TYPES,
+    HAZARD_SEPARATOR,
+    HOUSEHOLD_TYPES,
+    INCIDENT_CATEGORIES,
+    JURISDICTION_COLUMNS,
+    KEY_COLUMNS,
+    LABEL_COLUMN,
+    RISK_HAZARDS,
+    TABLE_INCIDENTS,
+    TABLE_VISITS,
+    TIMEZONE,
+    warehouse_path,
+)
+
+logger = logging.getLogger(__name__)
+
+NS_PER_DAY = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+_NAN = np.nan
+
+VISIT_COLUMNS_NEEDED: tuple[str, ...] = (
+    "visit_id", "household_id", "visited_at", "recorded_at", "county", "township", "village",
+    "persons_met", "household_type", "has_dispute", "dispute_type", "dispute_severity",
+    "risk_hazards", "resolution_status", "mediation_agreement", "review_status", "reviewed_at",
+)  # fmt: skip
+INCIDENT_COLUMNS_NEEDED: tuple[str, ...] = (
+    "incident_id", "household_id", "reported_at", "recorded_at", "category",
+)  # fmt: skip
+
+_TYPES = list(DISPUTE_TYPES)
+_SEVERITIES = list(DISPUTE_SEVERITIES)
+_HAZARDS = list(RISK_HAZARDS)
+_HTYPES = list(HOUSEHOLD_TYPES)
+_CATEGORIES = list(INCIDENT_CATEGORIES)
+_OTHER_TYPE = _TYPES.index("other")
+
+
+class FeatureBuildError(Exception):
+    """The feature job could not run on the data it was given."""
+
+
+class EmptyWarehouseError(FeatureBuildError):
+    """The warehouse holds no visits (missing, or empty)."""
+
+
+class MissingColumnsError(FeatureBuildError):
+    """A canonical table lacks columns the feature job needs."""
+
+
+# ---------------------------------------------------------------------------
+# Normalisation: canonical frames -> sorted integer arrays
+# ---------------------------------------------------------------------------
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (UTC); missing -> ``_NAT``.
+
+    Naive timestamps are local Asia/Shanghai time; aware ones are converted.
+    """
+    s = series
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = pd.to_datetime(s)
+        if not isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_localize(TIMEZONE)
+    s = s.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns")
+    values = s.to_numpy().view("int64").copy()
+    values[s.isna().to_numpy()] = _NAT
+    return values
+
+
+def _codes(series: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """Position of each value in ``vocabulary``; ``-1`` for missing or unknown values."""
+    return np.asarray(
+        pd.Index(vocabulary).get_indexer(pd.Index(series.astype(object))), dtype=np.int64
+    )
+
+
+def _bool(series: pd.Series) -> np.ndarray:
+    """A nullable boolean column as a plain bool array (missing -> False)."""
+    return series.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _require(frame: pd.DataFrame, needed: Sequence[str], table: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"the {table} table must have the canonical columns {list(needed)!r}; "
+            f"missing {missing!r}"
+        )
+
+
+@dataclass
+class _Visits:
+    """Visit arrays sorted by (household, visited_at, recorded_at, visit_id)."""
+
+    hh: np.ndarray  # int64 household code
+    vis: np.ndarray  # int64 ns
+    rec: np.ndarray
+    rev: np.ndarray  # _NAT when missing
+    approved: np.ndarray  # bool
+    rejected: np.ndarray  # bool
+    persons: np.ndarray  # float64, NaN when missing
+    dispute: np.ndarray  # bool
+    dtype: np.ndarray  # int64 dispute type code, missing -> "other"
+    severity: np.ndarray  # int64, -1 missing
+    resolved: np.ndarray  # bool
+    mediation: np.ndarray  # bool
+    hazards: np.ndarray  # (n, 9) bool
+    htype: np.ndarray  # int64, -1 missing
+    village: np.ndarray  # int64 code of (county, township, village)
+    township: np.ndarray  # int64 code of (county, township)
+    dperm: np.ndarray  # positions of dispute rows sorted by (household, type), then time
+
+
+@dataclass
+class _Incidents:
+    """Incident arrays sorted by (household, reported_at)."""
+
+    hh: np.ndarray  # int64 household code, -1 when the household has no visit at all
+    rep: np.ndarray
+    rec: np.ndarray
+    cat: np.ndarray  # int64 category code, -1 unknown
+    esc: np.ndarray  # bool
+
+
+def _hazard_matrix(series: pd.Series) -> np.ndarray:
+    """Parse ``risk_hazards`` (codes joined by ``|``) into an (n, 9) bool matrix."""
+    codes, uniques = pd.factorize(series)
+    table = np.zeros((len(uniques) + 1, len(_HAZARDS)), dtype=bool)  # last row: missing
+    for i, text in enumerate(uniques):
+        present = {p.strip() for p in str(text).split(HAZARD_SEPARATOR)}
+        table[i] = [h in present for h in _HAZARDS]
+    return table[np.where(codes < 0, len(uniques), codes)]
+
+
+def _sort_visits(
+    hh: np.ndarray, vis: np.ndarray, rec: np.ndarray, visit_id: pd.Series
+) -> np.ndarray:
+    """Order by household, visited_at, recorded_at, then visit_id (ties are rare)."""
+    order = np.lexsort((rec, vis, hh))
+    if len(order) < 2:
+        return order
+    kh, kv, kr = hh[order], vis[order], rec[order]
+    same = (kh[1:] == kh[:-1]) & (kv[1:] == kv[:-1]) & (kr[1:] == kr[:-1])
+    if same.any():
+        in_tie = np.zeros(len(order), dtype=bool)
+        in_tie[1:] |= same
+        in_tie[:-1] |= same
+        pos = np.flatnonzero(in_tie)
+        block = np.cumsum(np.r_[True, ~same])
+        ids = visit_id.to_numpy(dtype=object)[order[pos]]
+        sub = pd.DataFrame({"b": block[pos], "id": ids, "p": pos}).sort_values(
+            ["b", "id"], kind="stable"
+        )
+        order[pos] = order[sub["p"].to_numpy()]
+    return order
+
+
+def _prepare(
+    visits: pd.DataFrame, incidents: pd.DataFrame, escalation_categories: Sequence[str]
+) -> tuple[_Visits, _Incidents, np.ndarray, pd.DataFrame]:
+    """Normalise both tables; return arrays, household ids and the geography table."""
+    _require(visits, VISIT_COLUMNS_NEEDED, TABLE_VISITS)
+    _require(incidents, INCIDENT_COLUMNS_NEEDED, TABLE_INCIDENTS)
+    hh, households = pd.factorize(visits["household_id"].astype(str), sort=True)
+    hh = hh.astype(np.int64)
+    vis = _ns(visits["visited_at"])
+    rec = _ns(visits["recorded_at"])
+    rec = np.where(rec == _NAT, vis, rec)  # recorded_at defaults to visited_at
+    order = _sort_visits(hh, vis, rec, visits["visit_id"])
+
+    county = pd.factorize(visits["county"].astype(str))[0].astype(np.int64)
+    township = pd.factorize(visits["township"].astype(str))[0].astype(np.int64)
+    village = pd.factorize(visits["village"].astype(str))[0].astype(np.int64)
+    t_code = pd.factorize(county * (township.max(initial=0) + 1) + township)[0].astype(np.int64)
+    v_code, v_uniques = pd.factorize(t_code * (village.max(initial=0) + 1) + village)
+    first_row = pd.Series(np.arange(len(v_code))).groupby(v_code).first().to_numpy()
+    geo = pd.DataFrame(
+        {c: visits[c].astype(str).to_numpy()[first_row] for c in JURISDICTION_COLUMNS}
+    )
+    geo["township_code"] = t_code[first_row]
+
+    review = _codes(visits["review_status"], ["approved", "pending", "rejected"])
+    dtype = _codes(visits["dispute_type"], _TYPES)
+    v = _Visits(
+        hh=hh[order],
+        vis=vis[order],
+        rec=rec[order],
+        rev=_ns(visits["reviewed_at"])[order],
+        approved=(review == 0)[order],
+        rejected=(review == 2)[order],
+        persons=visits["persons_met"].astype("Float64").to_numpy(dtype=float, na_value=_NAN)[order],
+        dispute=_bool(visits["has_dispute"])[order],
+        dtype=np.where(dtype < 0, _OTHER_TYPE, dtype)[order],
+        severity=_codes(visits["dispute_severity"], _SEVERITIES)[order],
+        resolved=(_codes(visits["resolution_status"], ["resolved"]) == 0)[order],
+        mediation=_bool(visits["mediation_agreement"])[order],
+        hazards=_hazard_matrix(visits["risk_hazards"])[order],
+        htype=_codes(visits["household_type"], _HTYPES)[order],
+        village=v_code.astype(np.int64)[order],
+        township=t_code[order],
+        dperm=np.empty(0, dtype=np.int64),
+    )
+    drows = np.flatnonzero(v.dispute)
+    ident = v.hh[drows] * len(_TYPES) + v.dtype[drows]
+    v.dperm = drows[np.argsort(ident, kind="stable")]
+
+    ihh = np.asarray(pd.Index(households).get_indexer(incidents["household_id"].astype(str)))
+    rep = _ns(incidents["reported_at"])
+    irec = _ns(incidents["recorded_at"])
+    irec = np.where(irec == _NAT, rep, irec)
+    cat = _codes(incidents["category"], _CATEGORIES)
+    esc = np.isin(incidents["category"].astype(str).to_numpy(), list(escalation_categories))
+    iorder = np.lexsort((rep, ihh))
+    inc = _Incidents(
+        hh=ihh.astype(np.int64)[iorder], rep=rep[iorder], rec=irec[iorder],
+        cat=cat[iorder], esc=esc[iorder],
+    )  # fmt: skip
+    return v, inc, np.asarray(households, dtype=object), geo
+
+
+# ---------------------------------------------------------------------------
+# Small aggregation helpers over arrays sorted by household
+# ---------------------------------------------------------------------------
+
+
+def _last_rows(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Of ``rows`` (ascending positions, grouped contiguously), the last one of each group."""
+    if len(rows) == 0:
+        return rows
+    g = groups[rows]
+    return rows[np.r_[g[1:] != g[:-1], True]]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(len(num), _NAN)
+    ok = den > 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _days_since(t: int, times: np.ndarray) -> np.ndarray:
+    return (t - times) / NS_PER_DAY
+
+
+def _window_start(t: int, window: str) -> int:
+    days = WINDOWS[window]
+    return _NAT if days is None else t - days * NS_PER_DAY
+
+
+# ---------------------------------------------------------------------------
+# Per as-of date
+# ---------------------------------------------------------------------------
+
+
+def _features_at(
+    v: _Visits, inc: _Incidents, n: int, t: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Features of every household at ``t`` (ns); returns cohort, features, htype, village code."""
+    f: dict[str, np.ndarray] = {}
+    known = v.approved & (v.rec < t) & (v.vis < t) & ((v.rev == _NAT) | (v.rev < t))
+    recorded = (v.rec < t) & (v.vis < t)
+    rejected = recorded & v.rejected & ((v.rev == _NAT) | (v.rev < t))
+    known_rows = np.flatnonzero(known)
+
+    # visits, disputes and quality per window
+    dispute_counts: dict[str, np.ndarray] = {}
+    for w in WINDOWS:
+        lo = _window_start(t, w)
+        rows = known_rows if lo == _NAT else known_rows[v.vis[known_rows] >= lo]
+        g = v.hh[rows]
+        count = np.bincount(g, minlength=n).astype(float)
+        pm = v.persons[rows]
+        pm_known = ~np.isnan(pm)
+        pm_n = np.bincount(g, weights=pm_known, minlength=n)
+        f[f"visits_{w}_count"] = count
+        f[f"visits_{w}_persons_met_mean"] = _ratio(
+            np.bincount(g, weights=np.where(pm_known, pm, 0.0), minlength=n), pm_n
+        )
+        f[f"visits_{w}_share_nobody_met"] = _ratio(
+            np.bincount(g, weights=pm_known & (pm == 0), minlength=n), pm_n
+        )
+        d = rows[v.dispute[rows]]
+        gd = v.hh[d]
+        dcount = np.bincount(gd, minlength=n).astype(float)
+        dispute_counts[w] = dcount
+        f[f"disputes_{w}_count"] = dcount
+        by_type = np.bincount(gd * len(_TYPES) + v.dtype[d], minlength=n * len(_TYPES))
+        by_type = by_type.reshape(n, len(_TYPES)).astype(float)
+        for k, code in enumerate(_TYPES):
+            f[f"disputes_{w}_count_{code}"] = by_type[:, k]
+        sev = v.severity[d]
+        ds = d[sev >= 0]
+        by_sev = np.bincount(
+            v.hh[ds] * len(_SEVERITIES) + v.severity[ds], minlength=n * len(_SEVERITIES)
+        ).reshape(n, len(_SEVERITIES))
+        for k, code in enumerate(_SEVERITIES):
+            f[f"disputes_{w}_count_{code}"] = by_sev[:, k].astype(float)
+        f[f"disputes_{w}_share_resolved"] = _ratio(
+            np.bincount(gd, weights=v.resolved[d], minlength=n), dcount
+        )
+        f[f"disputes_{w}_mediation_agreements"] = np.bincount(
+            gd, weights=v.mediation[d], minlength=n
+        )
+        if w in QUALITY_WINDOWS:
+            in_w = recorded if lo == _NAT else recorded & (v.vis >= lo)
+            rej_w = rejected if lo == _NAT else rejected & (v.vis >= lo)
+            f[f"quality_{w}_share_rejected"] = _ratio(
+                np.bincount(v.hh[rej_w], minlength=n).astype(float),
+                np.bincount(v.hh[in_w], minlength=n).astype(float),
+            )
+            delay = (v.rec[rows] - v.vis[rows]) / NS_PER_DAY
+            f[f"quality_{w}_recording_delay_days"] = _ratio(
+                np.bincount(g, weights=delay, minlength=n), count
+            )
+
+    last = _last_rows(known_rows, v.hh)
+    since = np.full(n, _NAN)
+    since[v.hh[last]] = _days_since(t, v.vis[last])
+    f["visits_all_days_since_last"] = since
+
+    # open disputes: identity (household, type), status of the latest record
+    dp = v.dperm[known[v.dperm]]
+    ident = v.hh[dp] * len(_TYPES) + v.dtype[dp]
+    open_count = np.zeros(n)
+    open_by_type = np.zeros((n, len(_TYPES)))
+    max_age = np.full(n, -np.inf)
+    if len(dp):
+        pos = np.arange(len(dp))
+        is_start = np.r_[True, ident[1:] != ident[:-1]]
+        is_last = np.r_[ident[1:] != ident[:-1], True]
+        last_resolved = np.maximum.accumulate(np.where(v.resolved[dp], pos, -1))
+        group_start = np.maximum.accumulate(np.where(is_start, pos, 0))
+        open_last = pos[is_last & ~v.resolved[dp]]
+        episode = np.maximum(last_resolved[open_last] + 1, group_start[open_last])
+        oh = v.hh[dp[open_last]]
+        open_count = np.bincount(oh, minlength=n).astype(float)
+        open_by_type[oh, v.dtype[dp[open_last]]] = 1.0
+        np.maximum.at(max_age, oh, _days_since(t, v.vis[dp[episode]]))
+    f["disputes_all_open"] = open_count
+    for k, code in enumerate(_TYPES):
+        f[f"disputes_all_open_{code}"] = open_by_type[:, k]
+    f["disputes_all_open_max_age_days"] = np.where(np.isinf(max_age), _NAN, max_age)
+    dlast = _last_rows(known_rows[v.dispute[known_rows]], v.hh)
+    dsince = np.full(n, _NAN)
+    dsince[v.hh[dlast]] = _days_since(t, v.vis[dlast])
+    f["disputes_all_days_since_last"] = dsince
+    f["disputes_30d_trend"] = (
+        dispute_counts["30d"] - (dispute_counts["90d"] - dispute_counts["30d"]) / 2
+    )
+
+    # hazards
+    g_all = v.hh[known_rows]
+    hz = v.hazards[known_rows]
+    ever = np.zeros((n, len(_HAZARDS)))
+    for k, code in enumerate(_HAZARDS):
+        ever[:, k] = np.bincount(g_all, weights=hz[:, k], minlength=n) > 0
+        f[f"hazards_all_ever_{code}"] = ever[:, k]
+    latest = np.zeros((n, len(_HAZARDS)))
+    latest[v.hh[last]] = v.hazards[last]
+    for k, code in enumerate(_HAZARDS):
+        f[f"hazards_all_latest_{code}"] = latest[:, k]
+    f["hazards_all_distinct"] = ever.sum(axis=1)
+
+    # incidents
+    ik = np.flatnonzero((inc.hh >= 0) & (inc.rec < t) & (inc.rep < t))
+    for w in WINDOWS:
+        lo = _window_start(t, w)
+        rows = ik if lo == _NAT else ik[inc.rep[ik] >= lo]
+        g = inc.hh[rows]
+        f[f"incidents_{w}_count"] = np.bincount(g, minlength=n).astype(float)
+        f[f"incidents_{w}_escalations"] = np.bincount(g, weights=inc.esc[rows], minlength=n)
+        if w in INCIDENT_CATEGORY_WINDOWS:
+            ok = rows[inc.cat[rows] >= 0]
+            by_cat = np.bincount(
+                inc.hh[ok] * len(_CATEGORIES) + inc.cat[ok], minlength=n * len(_CATEGORIES)
+            ).reshape(n, len(_CATEGORIES))
+            for k, code in enumerate(_CATEGORIES):
+                f[f"incidents_{w}_count_{code}"] = by_cat[:, k].astype(float)
+    ilast = _last_rows(ik, inc.hh)
+    isince = np.full(n, _NAN)
+    isince[inc.hh[ilast]] = _days_since(t, inc.rep[ilast])
+    f["incidents_all_days_since_last"] = isince
+    elast = _last_rows(ik[inc.esc[ik]], inc.hh)
+    esince = np.full(n, _NAN)
+    esince[inc.hh[elast]] = _days_since(t, inc.rep[elast])
+    f["incidents_all_days_since_last_escalation"] = esince
+
+    # context: household type and jurisdiction from the latest known visit
+    hlast = _last_rows(known_rows[v.htype[known_rows] >= 0], v.hh)
+    htype = np.full(n, -1, dtype=np.int64)
+    htype[v.hh[hlast]] = v.htype[hlast]
+    village = np.full(n, -1, dtype=np.int64)
+    village[v.hh[last]] = v.village[last]
+    township = np.full(n, -1, dtype=np.int64)
+    township[v.hh[last]] = v.township[last]
+    cohort = np.flatnonzero(f["visits_all_count"] > 0)
+    flags = {
+        "dispute": f["disputes_365d_count"] > 0,
+        "escalation": f["incidents_365d_escalations"] > 0,
+    }
+    for level, codes in (("village", village), ("township", township)):
+        c = codes[cohort]
+        size = np.bincount(c)
+        for what, flag in flags.items():
+            own = flag[cohort].astype(float)
+            total = np.bincount(c, weights=own, minlength=len(size))
+            rate = np.full(n, _NAN)
+            rate[cohort] = _ratio(total[c] - own, (size[c] - 1).astype(float))
+            f[f"context_365d_{level}_{what}_rate"] = rate
+    return cohort, f, htype, village
+
+
+def _labels_at(inc: _Incidents, n: int, t: int, horizon_ns: int, last_ns: int) -> np.ndarray:
+    """Int8 label array for all households (``-1`` where the horizon is not observed)."""
+    if t + horizon_ns > last_ns:
+        return np.full(n, -1, dtype=np.int8)
+    hit = (inc.hh >= 0) & inc.esc & (inc.rep >= t) & (inc.rep < t + horizon_ns)
+    return (np.bincount(inc.hh[hit], minlength=n) > 0).astype(np.int8)
+
+
+def last_recorded_at(visits: pd.DataFrame, incidents: pd.DataFrame) -> pd.Timestamp | None:
+    """The warehouse's last date: the latest ``recorded_at`` over both tables.
+
+    Parameters
+    ----------
+    visits, incidents : DataFrame
+        Canonical tables (``recorded_at`` missing falls back to the event time).
+
+    Returns
+    -------
+    pd.Timestamp or None
+        Asia/Shanghai timestamp, or ``None`` when both tables are empty.
+    """
+    latest = _NAT
+    for frame, event in ((visits, "visited_at"), (incidents, "reported_at")):
+        if len(frame) and "recorded_at" in frame.columns:
+            rec = _ns(frame["recorded_at"])
+            if event in frame.columns:
+                rec = np.where(rec == _NAT, _ns(frame[event]), rec)
+            latest = max(latest, int(rec.max()))
+    if latest == _NAT:
+        return None
+    return pd.Timestamp(latest, unit="ns", tz="UTC").tz_convert(TIMEZONE)
+
+
+def default_snapshot_as_of(visits: pd.DataFrame, incidents: pd.DataFrame) -> pd.Timestamp:
+    """The serving snapshot's as-of date: the day after the latest ``recorded_at``.
+
+    Parameters
+    ----------
+    visits, incidents : DataFrame
+        Canonical warehouse tables.
+
+    Returns
+    -------
+    pd.Timestamp
+        Local midnight (Asia/Shanghai) of the day after the latest ``recorded_at``
+        of either table.
+
+    Raises
+    ------
+    EmptyWarehouseError
+        When both tables are empty.
+    """
+    last = last_recorded_at(visits, incidents)
+    if last is None:
+        raise EmptyWarehouseError("expected visits or incidents in the warehouse, got none")
+    nxt = last.tz_localize(None).normalize() + pd.Timedelta(days=1)
+    return nxt.tz_localize(TIMEZONE).as_unit("ns")
+
+
+def build_features(
+    visits: pd.DataFrame,
+    incidents: pd.DataFrame,
+    as_of_dates: Any,
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    escalation_categories: Sequence[str] = DEFAULT_ESCALATION_CATEGORIES,
+    with_labels: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Point-in-time feature frame (and labels) for one or many as-of dates.
+
+    Parameters
+    ----------
+    visits : DataFrame of shape (n_visits, ...)
+        Canonical visits (docs/interfaces.md), any row order; timestamps
+        ``datetime64[ns, Asia/Shanghai]`` (naive ones are read as local time).
+    incidents : DataFrame of shape (n_incidents, ...)
+        Canonical incidents, any row order.
+    as_of_dates : date-like or sequence of date-likes
+        As-of dates ``t`` (naive values are Asia/Shanghai local time); usually
+        local midnights, e.g. from ``features.asof.weekly_as_of_dates``.
+    horizon_days : int, default 30
+        Label horizon ``H`` in days.
+    escalation_categories : sequence of str
+        Incident categories that make the label 1; also used by the
+        ``incidents_*_escalations`` and escalation-rate features.
+    with_labels : bool, default True
+        Add the ``label`` column.
+    progress : bool, default False
+        Show a progress bar over the as-of dates.
+
+    Returns
+    -------
+    DataFrame of shape (n_rows, 5 + n_features [+ 1])
+        One row per (household of the cohort at ``t``, ``t``), sorted by
+        ``as_of`` then ``household_id``: ``household_id`` (str), ``as_of``
+        (``datetime64[ns, Asia/Shanghai]``), ``county``, ``township``,
+        ``village`` (str, from the latest approved visit known before ``t``),
+        every feature of ``feature_names()`` (float64; counts in records,
+        times in days, shares in [0, 1]; ``context_all_household_type`` is a
+        ``category``), and ``label`` (``Int8``; ``<NA>`` where
+        ``[t, t + H)`` ends after the warehouse's last ``recorded_at``).
+
+    Raises
+    ------
+    MissingColumnsError
+        When a table lacks a canonical column the job needs.
+    features.asof.AsOfError
+        When an as-of date cannot be read.
+    ValueError
+        When ``horizon_days`` is not a positive integer.
+    """
+    if int(horizon_days) != horizon_days or horizon_days <= 0:
+        raise ValueError(f"horizon_days must be a positive integer, got {horizon_days!r}")
+    unknown = sorted(set(escalation_categories) - set(_CATEGORIES))
+    if unknown:
+        raise ValueError(f"escalation categories must be in {_CATEGORIES!r}, got {unknown!r}")
+    dates = normalise_as_of_dates(as_of_dates)
+    v, inc, households, geo = _prepare(visits, incidents, escalation_categories)
+    n = len(households)
+    names = feature_names()
+    last = last_recorded_at(visits, incidents)
+    last_ns = _NAT if last is None else int(last.value)
+    horizon_ns = int(horizon_days) * NS_PER_DAY
+
+    iterator: Any = dates
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(dates, desc="as-of dates", unit="date")
+    parts: list[
+        tuple[pd.Timestamp, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+    ] = []
+    for ts in iterator:
+        t = int(ts.value)
+        cohort, f, htype, village = _features_at(v, inc, n, t)
+        labels = _labels_at(inc, n, t, horizon_ns, last_ns) if with_labels else np.empty(n, np.int8)
+        parts.append(
+            (
+                ts,
+                cohort,
+                {k: f[k][cohort] for k in names if k in f},
+                htype[cohort],
+                village[cohort],
+                labels[cohort],
+            )
+        )
+        logger.debug("as_of=%s cohort=%d", ts.date(), len(cohort))
+
+    rows = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    village_codes = np.concatenate([p[4] for p in parts]) if parts else np.empty(0, np.int64)
+    data: dict[str, Any] = {
+        "household_id": pd.array(households[rows], dtype="str"),
+        "as_of": pd.DatetimeIndex(
+            np.repeat(
+                np.array([p[0].value for p in parts], dtype=np.int64), [len(p[1]) for p in parts]
+            ),
+            tz="UTC",
+        )
+        .tz_convert(TIMEZONE)
+        .as_unit("ns"),
+    }
+    for col in JURISDICTION_COLUMNS:
+        data[col] = pd.array(geo[col].to_numpy()[village_codes], dtype="str")
+    for name in names:
+        if name == "context_all_household_type":
+            codes = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, np.int64)
+            data[name] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_HTYPES))
+        else:
+            data[name] = np.concatenate([p[2][name] for p in parts]).astype(np.float64, copy=False)
+    if with_labels:
+        lab = np.concatenate([p[5] for p in parts]) if parts else np.empty(0, np.int8)
+        data[LABEL_COLUMN] = pd.Series(lab, dtype="Int8").mask(lab < 0).array
+    frame = pd.DataFrame(data)
+    frame.index = pd.RangeIndex(len(frame))
+    logger.info(
+        "built %d feature rows for %d as-of dates (%d households known)", len(frame), len(dates), n
+    )
+    return frame
+
+
+def _read_tables(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the canonical tables through ``features.warehouse`` (or the Parquet files)."""
+    try:
+        from features import warehouse  # built by the ingestion part
+
+        return warehouse.read_visits(home), warehouse.read_incidents(home)
+    except ImportError:  # pragma: no cover - until features.warehouse exists
+        tables = []
+        for table in (TABLE_VISITS, TABLE_INCIDENTS):
+            path = warehouse_path(home, table)
+            tables.append(pd.read_parquet(path) if path.exists() else pd.DataFrame())
+        return tables[0], tables[1]
+
+
+def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFrame:
+    """Feature table of the warehouse under ``home`` for one as-of date.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder (holds ``warehouse/``).
+    as_of : date-like or None
+        As-of date (local midnight when a date is given); ``None`` means
+        :func:`default_snapshot_as_of` (the serving snapshot).
+    **kw
+        Passed to :func:`build_features` (``horizon_days``,
+        ``escalation_categories``, ``with_labels``, ``progress``).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`build_features`.
+
+    Raises
+    ------
+    EmptyWarehouseError
+        When the warehouse has no visits (missing or empty).
+    """
+    visits, incidents = _read_tables(Path(home))
+    if len(visits) == 0:
+        raise EmptyWarehouseError(
+            f"expected visits in the warehouse at {warehouse_path(Path(home), TABLE_VISITS)}, "
+            "got none (run `revisit ingest` first)"
+        )
+    if len(incidents) == 0 and not set(INCIDENT_COLUMNS_NEEDED) <= set(incidents.columns):
+        incidents = pd.DataFrame({c: pd.Series(dtype="str") for c in INCIDENT_COLUMNS_NEEDED})
+        for c in ("reported_at", "recorded_at"):
+            incidents[c] = pd.Series(dtype=f"datetime64[ns, {TIMEZONE}]")
+    when = default_snapshot_as_of(visits, incidents) if as_of is None else to_local(as_of)
+    return build_features(visits, incidents, [when], **kw)
+
+
+__all__ = [
+    "KEY_COLUMNS",
+    "EmptyWarehouseError",
+    "FeatureBuildError",
+    "MissingColumnsError",
+    "build_feature_table",
+    "build_features",
+    "default_snapshot_as_of",
+    "last_recorded_at",
+]
