@@ -1,16 +1,18 @@
-"""Shared FastAPI dependencies (``Annotated`` aliases) and small response helpers."""
+"""Shared FastAPI dependencies (``Annotated`` aliases)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from serving.audit import AuditLog
 from serving.errors import StateNotReady
-from serving.schemas import Language, ReasonOut, preferred_language
+from serving.listing import reasons_out
+from serving.schemas import Language, preferred_language
 from serving.state import ServingState, StateHolder
+
+__all__ = ["AuditDep", "HolderDep", "LanguageDep", "StateDep", "reasons_out"]
 
 
 def get_holder(request: Request) -> StateHolder:
@@ -46,17 +48,3 @@ HolderDep = Annotated[StateHolder, Depends(get_holder)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 LanguageDep = Annotated[Language, Depends(get_language)]
-
-
-def reasons_out(reasons: Sequence[Any], lang: Language) -> list[ReasonOut]:
-    """Reasons (``models.reasons.Reason``-like) as response objects."""
-    return [
-        ReasonOut(
-            code=str(r.code),
-            text=str(r.text_zh if lang == "zh" else r.text_en),
-            text_en=str(r.text_en),
-            text_zh=str(r.text_zh),
-            contribution=float(r.contribution),
-        )
-        for r in reasons
-    ]

@@ -1,19 +1,49 @@
-"""`revisit audit export`."""
+"""`revisit audit export`: the audit log of list and household reads, to stdout."""
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, fail
 
 
 def register(app: typer.Typer) -> None:
     """Add the command group to the CLI app."""
-    group = typer.Typer(help="Read the audit log of list and household reads.", no_args_is_help=True)
+    group = typer.Typer(
+        help="Read the audit log of list and household reads.", no_args_is_help=True
+    )
 
-    @group.command("export", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def export() -> None:
-        """Not built yet."""
-        not_built("audit export")
+    @group.command("export")
+    def export(
+        since: str | None = typer.Option(
+            None, "--since", help="Only rows from this UTC date or time on (YYYY-MM-DD[THH:MM])."
+        ),
+        fmt: str = typer.Option("csv", "--format", help="csv or jsonl."),
+        home: Path | None = HomeOption,
+    ) -> None:
+        """Print the audit rows (time UTC, token id, role, jurisdiction, endpoint, ids, model version)."""
+        from serving.audit import AuditError
+        from serving.audit import export as export_rows
+        from serving.config import ServingSettings
+
+        if fmt not in ("csv", "jsonl"):
+            fail(f"expected --format csv or jsonl, got {fmt!r}")
+        start = None
+        if since is not None:
+            try:
+                start = datetime.fromisoformat(since)
+            except ValueError:
+                fail(f"expected --since as YYYY-MM-DD or an ISO time, got {since!r}")
+        path = ServingSettings().with_overrides(home=home).audit_db
+        try:
+            n = export_rows(path, sys.stdout, since=start, fmt=fmt)
+        except AuditError as err:
+            fail(str(err))
+            return
+        typer.echo(f"{n} audit rows", err=True)
 
     app.add_typer(group, name="audit")

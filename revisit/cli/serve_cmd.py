@@ -1,16 +1,50 @@
-"""`revisit serve`."""
+"""`revisit serve`: run the HTTP API with uvicorn (one worker)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, configure_logging
+
+AsOfOption = typer.Option(
+    None,
+    "--as-of",
+    formats=["%Y-%m-%d"],
+    help="Snapshot date (default: day after the latest record).",
+)
+
+ReloadIntervalOption = typer.Option(
+    None, "--reload-interval", min=0, help="Seconds between checks for a new champion (0 = off)."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the CLI app."""
 
-    @app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def serve() -> None:
-        """Not built yet."""
-        not_built("serve")
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+        port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+        home: Path | None = HomeOption,
+        as_of: datetime | None = AsOfOption,
+        reload_interval: float | None = ReloadIntervalOption,
+    ) -> None:
+        """Serve ranked lists, households, scores and the model card (OpenAPI at /docs)."""
+        import uvicorn
+
+        from serving.app import create_app
+        from serving.config import ServingSettings
+
+        configure_logging()
+        settings = ServingSettings().with_overrides(
+            home=home, as_of=as_of.date() if as_of else None
+        )
+        if reload_interval is not None:
+            settings = settings.model_copy(update={"reload_interval_s": reload_interval})
+        typer.echo(
+            f"Revisit API on http://{host}:{port} (docs at /docs); home {settings.home}", err=True
+        )
+        uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info")

@@ -1,24 +1,77 @@
-"""`revisit token issue|revoke`."""
+"""`revisit token issue|revoke`: bearer tokens of the API (only their hashes are stored)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, fail
+
+
+def _tokens_path(home: Path | None) -> Path:
+    from serving.config import ServingSettings
+
+    return ServingSettings().with_overrides(home=home).tokens_file
 
 
 def register(app: typer.Typer) -> None:
     """Add the command group to the CLI app."""
     group = typer.Typer(help="Issue and revoke API bearer tokens.", no_args_is_help=True)
 
-    @group.command("issue", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def issue() -> None:
-        """Not built yet."""
-        not_built("token issue")
+    @group.command("issue")
+    def issue(
+        role: str = typer.Option(..., "--role", help="officer, analyst or admin."),
+        name: str = typer.Option(
+            ..., "--name", help="Label: the unit or service the token is for."
+        ),
+        county: str | None = typer.Option(None, "--county", help="Jurisdiction: a county."),
+        township: str | None = typer.Option(None, "--township", help="Jurisdiction: a township."),
+        village: str | None = typer.Option(None, "--village", help="Jurisdiction: a village."),
+        home: Path | None = HomeOption,
+    ) -> None:
+        """Issue a token and print it once (only its SHA-256 hash is stored)."""
+        from serving.auth import TokenStore
+        from serving.errors import TokenStoreError
 
-    @group.command("revoke", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def revoke() -> None:
-        """Not built yet."""
-        not_built("token revoke")
+        given = [
+            (lvl, v)
+            for lvl, v in (("county", county), ("township", township), ("village", village))
+            if v
+        ]
+        if len(given) > 1:
+            fail("give at most one of --county, --township or --village")
+        level, jurisdiction = given[0] if given else (None, None)
+        path = _tokens_path(home)
+        try:
+            token, record = TokenStore(path).issue(
+                role, level=level, jurisdiction=jurisdiction, label=name
+            )
+        except (ValueError, TokenStoreError) as err:
+            fail(str(err))
+            return
+        scope = f"{record.level} {record.jurisdiction}" if record.level else "all jurisdictions"
+        typer.echo(f"token id {record.token_id}: role {record.role}, {scope} ({path})", err=True)
+        typer.echo("Keep this token now; it is not stored and cannot be shown again:", err=True)
+        typer.echo(token)
+
+    @group.command("revoke")
+    def revoke(
+        token_id: str = typer.Argument(..., help="The token id (the part after rv_)."),
+        home: Path | None = HomeOption,
+    ) -> None:
+        """Revoke a token by its id; the API refuses it from its next request on."""
+        from serving.auth import TokenStore
+        from serving.errors import TokenStoreError
+
+        try:
+            record = TokenStore(_tokens_path(home)).revoke(token_id)
+        except KeyError:
+            fail(f"no token with id {token_id!r}")
+            return
+        except TokenStoreError as err:
+            fail(str(err))
+            return
+        typer.echo(f"revoked token {record.token_id} ({record.role}, {record.label})")
 
     app.add_typer(group, name="token")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from serving.audit import AuditEvent
 from serving.auth import CurrentUser, check_jurisdiction
-from serving.deps import AuditDep, LanguageDep, StateDep, reasons_out
+from serving.deps import AuditDep, LanguageDep, StateDep
 from serving.errors import ForbiddenError, UnknownJurisdiction
-from serving.schemas import MAX_LIST_LIMIT, PriorityItem, PriorityList
+from serving.listing import priority_list
+from serving.schemas import MAX_LIST_LIMIT, PriorityList
 from serving.sheets import content_disposition, sheet_title, to_csv, to_xlsx
 
 router = APIRouter(prefix="/v1", tags=["priority list"])
@@ -67,7 +68,7 @@ def get_priority_list(
             and state.contains(user.level, user.jurisdiction, level, name)
         )
         check_jurisdiction(user, allowed)
-        rows, total = state.page(level, name, limit, offset)
+        body = priority_list(state, level, name, limit=limit, offset=offset, lang=lang)
     except ForbiddenError as err:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this {level} is outside your jurisdiction"
@@ -77,22 +78,7 @@ def get_priority_list(
             status.HTTP_404_NOT_FOUND, f"no {level} named {name!r} in the snapshot"
         ) from err
 
-    reasons = state.reasons_for([r.position for r in rows])
-    items = [
-        PriorityItem(
-            rank=r.rank,
-            household_id=r.household_id,
-            county=r.county,
-            township=r.township,
-            village=r.village,
-            score=r.score,
-            risk_band=r.risk_band,  # type: ignore[arg-type]
-            reasons=reasons_out(rs, lang),
-            days_since_last_visit=r.days_since_last_visit,
-            open_disputes=r.open_disputes,
-        )
-        for r, rs in zip(rows, reasons, strict=True)
-    ]
+    items = body.items
     info = state.model_info
     as_of = state.as_of.date()
     audit.record(
@@ -109,25 +95,14 @@ def get_priority_list(
     )
     if format in ("csv", "xlsx"):
         title = sheet_title(level, name, as_of, info.horizon_days, lang)
-        body = to_csv(title, items, lang) if format == "csv" else to_xlsx(title, items, lang)
+        content = to_csv(title, items, lang) if format == "csv" else to_xlsx(title, items, lang)
         media = "text/csv; charset=utf-8" if format == "csv" else XLSX_MEDIA_TYPE
         return Response(
-            body,
+            content,
             media_type=media,
             headers={
                 "Content-Disposition": content_disposition(level, name, as_of, format),
                 "X-Model-Version": info.version,
             },
         )
-    return PriorityList(
-        model_version=info.version,
-        as_of=as_of,
-        horizon_days=info.horizon_days,
-        level=level,  # type: ignore[arg-type]
-        jurisdiction=name,
-        total=total,
-        limit=limit,
-        offset=offset,
-        language=lang,
-        items=items,
-    )
+    return body

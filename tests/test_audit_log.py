@@ -1,0 +1,113 @@
+"""Audit log: rows written by the background writer, nothing personal, export as csv/jsonl."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revisit.cli import app
+from serving.audit import (
+    COLUMNS,
+    AuditError,
+    AuditEvent,
+    AuditLog,
+    export,
+    export_text,
+    read_events,
+)
+
+
+def event(i: int, **kw) -> AuditEvent:
+    base = dict(
+        token_id=f"tok{i % 3}",
+        role="officer",
+        level="township",
+        jurisdiction="Dingxiao",
+        endpoint="/v1/priority-list?format=json",
+        household_ids=[f"H{i:05d}", f"H{i + 1:05d}"],
+        model_version="7",
+        as_of="2026-11-30",
+    )
+    base.update(kw)
+    return AuditEvent.make(**base)
+
+
+def test_close_flushes_every_queued_event(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db")
+    log.start()
+    for i in range(1000):
+        log.record(event(i))
+    log.close()
+    rows = list(read_events(tmp_path / "audit.db"))
+    assert len(rows) == 1000
+    assert json.loads(rows[0]["household_ids"]) == ["H00000", "H00001"]
+    assert set(rows[0]) == set(COLUMNS)
+
+
+def test_concurrent_writers_lose_no_event(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", batch_size=7)
+    threads = [
+        threading.Thread(target=lambda k=k: [log.record(event(k * 100 + i)) for i in range(100)])
+        for k in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.flush()
+    assert len(list(read_events(tmp_path / "audit.db"))) == 800
+    log.close()
+
+
+def test_audit_rows_are_utc_iso_times(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db")
+    before = datetime.now(UTC)
+    log.record(event(1))
+    log.close()
+    (row,) = read_events(tmp_path / "audit.db")
+    at = datetime.fromisoformat(str(row["at"]))
+    assert at.utcoffset() == timedelta(0)
+    assert before <= at <= datetime.now(UTC)
+
+
+def test_export_since_filters_and_formats(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    log = AuditLog(db)
+    log.record(AuditEvent(**{**event(1).__dict__, "at": "2026-11-01T00:00:00.000000+00:00"}))
+    log.record(AuditEvent(**{**event(2).__dict__, "at": "2026-11-29T10:00:00.000000+00:00"}))
+    log.close()
+    text = export_text(db, fmt="csv", since=datetime(2026, 11, 15).date())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["token_id"] for r in rows] == ["tok2"]
+    lines = export_text(db, fmt="jsonl").splitlines()
+    assert [json.loads(x)["at"][:10] for x in lines] == ["2026-11-01", "2026-11-29"]
+    with pytest.raises(ValueError, match="format"):
+        export(db, io.StringIO(), fmt="xml")
+
+
+def test_missing_audit_log_is_a_domain_error(tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="expected an audit log"):
+        list(read_events(tmp_path / "none.db"))
+
+
+def test_cli_export_prints_rows_to_stdout(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db")
+    log.record(event(5))
+    log.close()
+    result = CliRunner().invoke(
+        app, ["audit", "export", "--format", "jsonl", "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.strip().splitlines()
+    assert json.loads(line)["household_ids"] == '["H00005", "H00006"]'
+    bad = CliRunner().invoke(
+        app, ["audit", "export", "--since", "yesterday", "--home", str(tmp_path)]
+    )
+    assert bad.exit_code == 1 and "--since" in bad.output

@@ -1,0 +1,157 @@
+"""Tokens file: only hashes stored, roles and jurisdictions kept, revocation, CLI issue/revoke."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revisit.cli import app
+from serving.auth import TokenStore, hash_token
+from serving.errors import AuthError, TokenStoreError
+
+
+def test_tokens_file_stores_only_the_hash_never_the_token(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token, record = store.issue("officer", level="township", jurisdiction="Dingxiao", label="dx")
+    text = (tmp_path / "tokens.json").read_text()
+    assert token not in text
+    assert token.split("_", 2)[2] not in text
+    saved = json.loads(text)["tokens"][0]
+    assert saved["sha256"] == hash_token(token) == record.sha256
+    assert saved | {"created": None} == {
+        "token_id": record.token_id,
+        "sha256": record.sha256,
+        "role": "officer",
+        "level": "township",
+        "jurisdiction": "Dingxiao",
+        "label": "dx",
+        "created": None,
+        "revoked": None,
+    }
+
+
+def test_token_resolves_to_its_role_and_jurisdiction(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token, record = store.issue("officer", level="village", jurisdiction="Bajie", label="post")
+    user = store.authenticate(token)
+    assert (user.token_id, user.role, user.level, user.jurisdiction) == (
+        record.token_id,
+        "officer",
+        "village",
+        "Bajie",
+    )
+    assert not user.unrestricted
+    assert store.authenticate(store.issue("analyst", label="desk")[0]).unrestricted
+
+
+def test_each_issued_token_is_distinct(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    tokens = {store.issue("analyst", label=f"a{i}")[0] for i in range(20)}
+    assert len(tokens) == 20
+    assert len(store.records()) == 20
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t + "x",
+        lambda t: t[:-1],
+        lambda t: "rv_00000000_" + t.split("_", 2)[2],
+        lambda t: "",
+    ],
+)
+def test_altered_tokens_are_refused(tmp_path: Path, mangle) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token, _ = store.issue("admin", label="ops")
+    with pytest.raises(AuthError):
+        store.authenticate(mangle(token))
+
+
+def test_revoked_token_is_refused_by_a_store_that_read_the_file_before(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    server_side = TokenStore(path)
+    token, record = TokenStore(path).issue("analyst", label="desk")
+    assert server_side.authenticate(token).role == "analyst"
+    TokenStore(path).revoke(record.token_id)
+    with pytest.raises(AuthError, match="revoked"):
+        server_side.authenticate(token)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"role": "chief", "label": "x"}, "role"),
+        ({"role": "officer", "label": "x"}, "needs a jurisdiction"),
+        ({"role": "officer", "level": "province", "jurisdiction": "G", "label": "x"}, "level"),
+        ({"role": "analyst", "label": "  "}, "label"),
+    ],
+)
+def test_issue_rejects_bad_requests_with_a_clear_message(
+    tmp_path: Path, kwargs, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        TokenStore(tmp_path / "tokens.json").issue(**kwargs)
+
+
+def test_unreadable_tokens_file_is_a_domain_error(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text("not json")
+    with pytest.raises(TokenStoreError, match="tokens file"):
+        TokenStore(path).records()
+
+
+def test_cli_issue_prints_the_token_once_and_revoke_disables_it(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "token",
+            "issue",
+            "--role",
+            "officer",
+            "--township",
+            "Dingxiao",
+            "--name",
+            "dx",
+            "--home",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("rv_")
+    store = TokenStore(tmp_path / "tokens.json")
+    assert store.authenticate(token).jurisdiction == "Dingxiao"
+    token_id = token.split("_")[1]
+    revoked = runner.invoke(app, ["token", "revoke", token_id, "--home", str(tmp_path)])
+    assert revoked.exit_code == 0, revoked.output
+    with pytest.raises(AuthError):
+        store.authenticate(token)
+    missing = runner.invoke(app, ["token", "revoke", "ffffffff", "--home", str(tmp_path)])
+    assert missing.exit_code == 1 and "no token" in missing.output
+
+
+def test_cli_issue_refuses_two_jurisdictions(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "token",
+            "issue",
+            "--role",
+            "officer",
+            "--county",
+            "A",
+            "--village",
+            "B",
+            "--name",
+            "x",
+            "--home",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "at most one" in result.output
+    assert not (tmp_path / "tokens.json").exists()
