@@ -8,6 +8,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -24,8 +25,8 @@ from serving.audit import (
 )
 
 
-def event(i: int, **kw) -> AuditEvent:
-    base = dict(
+def event(i: int, **kw: Any) -> AuditEvent:
+    base: dict[str, Any] = dict(
         token_id=f"tok{i % 3}",
         role="officer",
         level="township",
@@ -47,16 +48,18 @@ def test_close_flushes_every_queued_event(tmp_path: Path) -> None:
     log.close()
     rows = list(read_events(tmp_path / "audit.db"))
     assert len(rows) == 1000
-    assert json.loads(rows[0]["household_ids"]) == ["H00000", "H00001"]
+    assert json.loads(str(rows[0]["household_ids"])) == ["H00000", "H00001"]
     assert set(rows[0]) == set(COLUMNS)
 
 
 def test_concurrent_writers_lose_no_event(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.db", batch_size=7)
-    threads = [
-        threading.Thread(target=lambda k=k: [log.record(event(k * 100 + i)) for i in range(100)])
-        for k in range(8)
-    ]
+
+    def write(k: int) -> None:
+        for i in range(100):
+            log.record(event(k * 100 + i))
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
