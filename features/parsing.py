@@ -247,7 +247,8 @@ def _parse_cjk_datetimes(text: pd.Series) -> pd.Series:
     )
     out = pd.to_datetime(parts, errors="coerce").astype("datetime64[ns]")
     # Trailing text that is not a time makes the whole cell unparseable.
-    return out.mask(has_rest & ~time_ok)
+    clock_bad = ((parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)).to_numpy()
+    return out.mask((has_rest & ~time_ok) | clock_bad)
 
 
 def _scalar_to_naive(value: Any) -> Any:

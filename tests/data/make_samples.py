@@ -72,10 +72,10 @@ EXPECTED_QUARANTINE: list[tuple[str, int, str, str]] = [
     ),
     ("visits_serial_dates.xlsx", 7, "has_dispute", "是否存在矛盾纠纷: expected 是/否"),
     ("visits_utf8_bom.csv", 10, "household_id", "household is missing"),
-    ("visits_utf8_bom.csv", 10, "visited_at", "走访时间: lies in the future"),
-    ("visits_utf8_bom.csv", 10, "persons_met", "走访人数: negative count"),
-    ("visits_utf8_bom.csv", 10, "household_type", "户类型: unknown category"),
-    ("visits_utf8_bom.csv", 10, "visited_at", "走访时间: cannot read this date and time"),
+    ("visits_utf8_bom.csv", 11, "visited_at", "走访时间: lies in the future"),
+    ("visits_utf8_bom.csv", 12, "persons_met", "走访人数: negative count"),
+    ("visits_utf8_bom.csv", 13, "household_type", "户类型: unknown category"),
+    ("visits_utf8_bom.csv", 14, "visited_at", "走访时间: cannot read this date and time"),
 ]
 SIMPLIFIED_V = {c.name: c.headers[0] for c in VISIT_COLUMNS}
 TRADITIONAL_V = {c.name: c.headers[1] for c in VISIT_COLUMNS}
@@ -264,7 +264,7 @@ def _visits_xlsx() -> None:
     assert ws is not None
     cols = list(SIMPLIFIED_V)
     ws.append([SIMPLIFIED_V[c] for c in cols] + ["户主姓名", "身份证号"])
-    serial = 46300.75  # 2026-10-04 18:00 local
+    serial = 46300.75  # 2026-10-05 18:00 local
     rows = [
         _visit(visit_id="V501", household_id="h501"),
         _visit(visit_id="V502", household_id="h502", has_dispute=1, persons_met=3),
