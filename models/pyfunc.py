@@ -57,9 +57,11 @@ class EscalationPyfunc(PythonModel):
     def __init__(self, model: EscalationModel) -> None:
         self.model = model
 
-    # ``model_input`` is deliberately not type-annotated: MLflow 3 derives a
-    # signature from type hints, and ours is given explicitly in ``log_model``.
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:  # type: ignore[no-untyped-def,override]
+    # ``pd.DataFrame`` is a hint MLflow 3 infers no schema from (and so adds no
+    # type-hint validation); the explicit signature of ``log_model`` applies.
+    def predict(  # type: ignore[override]
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Score a feature frame.
 
         Parameters
