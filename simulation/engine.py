@@ -1,0 +1,482 @@
+"""The daily simulation loop: vectorised household state, one iteration per day.
+
+State is held in NumPy arrays of shape ``(n_households,)``; each simulated day
+updates every household at once (no per-household Python loop).  The rates and
+their sources are documented in :mod:`simulation.world`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.contract import INCIDENT_CATEGORIES
+from simulation import world as W
+from simulation.world import SimulationConfig, World
+
+logger = logging.getLogger(__name__)
+
+INCIDENT_CODES = tuple(INCIDENT_CATEGORIES)
+_ESC_INCIDENT = np.array([INCIDENT_CODES.index(c) for c in W.ESCALATION_CODES])
+_CALL_BY_TYPE = np.array(
+    [
+        INCIDENT_CODES.index(c)
+        for c in (
+            "family_dispute_call",
+            "neighbour_dispute_call",
+            "neighbour_dispute_call",
+            "family_dispute_call",
+            "other",
+            "other",
+            "other",
+        )
+    ]
+)
+_UNRELATED = np.array([INCIDENT_CODES.index(c) for c in ("fraud", "theft", "other")])
+
+_TYPE_SHARE = np.array([p[0] for p in W.DISPUTE_TYPES_PARAMS.values()])
+_TYPE_SEV = np.array([p[1] for p in W.DISPUTE_TYPES_PARAMS.values()])  # (7, 3)
+_TYPE_MEDIAN = np.array([p[2] for p in W.DISPUTE_TYPES_PARAMS.values()])
+_TYPE_MED_SUCCESS = np.array([p[3] for p in W.DISPUTE_TYPES_PARAMS.values()])
+_TYPE_C = np.array([p[4] for p in W.DISPUTE_TYPES_PARAMS.values()])
+
+#: status codes in the visit log (index into RESOLUTION_STATUSES order)
+ST_RESOLVED, ST_MEDIATING, ST_UNRESOLVED, ST_REFERRED = 0, 1, 2, 3
+
+
+@dataclass
+class EventLog:
+    """Everything that happened, as column arrays (one entry per visit / incident).
+
+    ``visits`` keys: ``hh, day, minute, officer, persons, has_dispute, dtype, severity,
+    parties, hazmask, status, agreement, followup_due, fabricating`` (int arrays;
+    -1 = empty; day = days since the window start; minute = minute of the day).
+    ``incidents`` keys: ``hh, day, minute, category`` (index into INCIDENT_CATEGORIES).
+    """
+
+    visits: dict[str, np.ndarray]
+    incidents: dict[str, np.ndarray]
+    n_onsets: int
+    wave_starts: list[int]
+
+
+def seasonality(days: np.ndarray, start: dt.date) -> np.ndarray:
+    """Seasonal multiplier of dispute onsets by type.
+
+    Parameters
+    ----------
+    days : ndarray of int, shape (n_days,)
+        Days since ``start``.
+    start : datetime.date
+        First day of the window (local date).
+
+    Returns
+    -------
+    ndarray of float, shape (7, n_days)
+        Multiplier per dispute type (DISPUTE_TYPE_CODES order) and day; see
+        :mod:`simulation.world` for the peaks (Spring Festival, planting, harvest).
+    """
+    dates = np.datetime64(start, "D") + days
+    ordinal = dates.astype("datetime64[D]").astype(np.int64).astype(float)
+    out = np.ones((7, days.shape[0]))
+    for sf in W.SPRING_FESTIVALS:
+        c = float(np.datetime64(sf, "D").astype(np.int64))
+        out[0] += 0.8 * np.exp(-(((ordinal - c) / 15.0) ** 2) / 2)
+        out[5] += 0.8 * np.exp(-(((ordinal - c + 20.0) / 12.0) ** 2) / 2)
+    doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64).astype(float)
+    out[2] += 0.6 * np.exp(-(((doy - 100.0) / 20.0) ** 2) / 2)
+    out[2] += 0.6 * np.exp(-(((doy - 268.0) / 25.0) ** 2) / 2)
+    return out
+
+
+def _age_sum(a0: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Sum over k in [0, length) of ``1 + AGE_BOOST * exp(-(a0 + k) / AGE_TAU)`` (closed form)."""
+    q = np.exp(-1.0 / W.AGE_TAU)
+    return length + W.AGE_BOOST * np.exp(-a0 / W.AGE_TAU) * (1 - q**length) / (1 - q)
+
+
+def _new_dispute_kernel() -> np.ndarray:
+    """K[m]: expected summed dispute factor of a dispute starting on day u ~ each of m days.
+
+    ``K[m] = sum_{u<m} sum_{k<m-1-u} (1 + A exp(-k/tau))`` (onset on day u, hazard from u+1).
+    """
+    k = np.zeros(31)
+    for m in range(1, 31):
+        rem = np.arange(m - 1, -1, -1, dtype=float)
+        k[m] = float(_age_sum(np.zeros_like(rem), rem).sum())
+    return k
+
+
+def oracle_probability(
+    base: np.ndarray,
+    active: np.ndarray,
+    cdisp: np.ndarray,
+    age: np.ndarray,
+    days_left: np.ndarray,
+    onset_rate: np.ndarray,
+    cnew: np.ndarray,
+    kernel: np.ndarray,
+    horizon: int = 30,
+) -> np.ndarray:
+    """Probability of >= 1 escalation in the next ``horizon`` days, state frozen.
+
+    Parameters
+    ----------
+    base : ndarray of float, shape (n,)
+        Background escalation hazard per day ``B_h * R_h`` (escalations/day).
+    active : ndarray of bool, shape (n,)
+        Whether a dispute is active.
+    cdisp : ndarray of float, shape (n,)
+        Dispute factor ``c_type * c_sev * volatile * m_med`` of the active dispute.
+    age : ndarray of int, shape (n,)
+        Age of the active dispute today (days).
+    days_left : ndarray of int, shape (n,)
+        Days until its scheduled natural end (latent).
+    onset_rate : ndarray of float, shape (n,)
+        Today's dispute onset rate (disputes/day).
+    cnew : ndarray of float, shape (n,)
+        Expected dispute factor of a new dispute of this household.
+    kernel : ndarray of float, shape (31,)
+        From :func:`_new_dispute_kernel`.
+    horizon : int
+        Days (30).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        ``1 - exp(-H)``, H the expected summed hazard of the horizon; the
+        active dispute ages deterministically until its natural end,
+        mediation and prior escalations stay frozen, and new disputes enter
+        through their expected contribution ``onset_rate * cnew * K[30 - L]``.
+    """
+    length = np.where(active, np.clip(days_left, 0, horizon), 0).astype(float)
+    disp = np.where(active, cdisp * _age_sum(age.astype(float), length), 0.0)
+    free = (horizon - length).astype(int)
+    new = onset_rate * cnew * kernel[free]
+    h = base * (horizon + disp + new)
+    return -np.expm1(-h)
+
+
+def _wave_days(config: SimulationConfig) -> list[int]:
+    starts = []
+    for year in range(config.start.year - 1, config.end.year + 1):
+        for month, day in W.WAVE_STARTS:
+            d = (dt.date(year, month, day) - config.start).days
+            if d + W.WAVE_DAYS + W.MOPUP_DAYS > 0 and d <= (config.end - config.start).days:
+                starts.append(d)
+    return starts
+
+
+def run(
+    world: World,
+    config: SimulationConfig,
+    rng: np.random.Generator,
+    on_monday: Callable[[int, np.ndarray], None] | None = None,
+) -> EventLog:
+    """Simulate every day of the window.
+
+    Parameters
+    ----------
+    world : World
+        The prefecture (from :func:`simulation.world.build_world`).
+    config : SimulationConfig
+        Run parameters.
+    rng : numpy.random.Generator
+        The run's generator (advanced in a fixed order: same seed, same result).
+    on_monday : callable or None
+        Called as ``on_monday(day, oracle_prob)`` at the start of every Monday
+        with the oracle probability of every household (float64, shape (n,)).
+
+    Returns
+    -------
+    EventLog
+    """
+    n = world.n
+    n_days = (config.end - config.start).days + 1
+    season = seasonality(np.arange(n_days), config.start)
+    ht = world.household_type
+    # onset weight per household type, type and day: (6, 7, D)
+    w_type = _TYPE_SHARE[None, :, None] * W.TYPE_MIX[:, :, None] * season[None, :, :]
+    w_tot = w_type.sum(axis=1)  # (6, D)
+    static_onset = W.ONSET_RATE * world.propensity * world.village_effect
+    vol = np.where((world.hazards & W.VOLATILE).any(axis=1), W.VOLATILE_FACTOR, 1.0)
+    base_static = (
+        W.ESC_BASE
+        * world.propensity**W.PROPENSITY_ESCALATION_EXPONENT
+        * np.prod(1.0 + world.hazards * W.HAZARD_ESC_WEIGHTS, axis=1)
+    )
+    mean_sev_c = _TYPE_SEV @ W.SEVERITY_WEIGHTS  # (7,)
+    mix = _TYPE_SHARE * W.TYPE_MIX
+    cnew_type = (mix * (_TYPE_C * mean_sev_c)).sum(axis=1) / mix.sum(axis=1)  # (6,)
+    cnew = cnew_type[ht] * vol
+    kernel = _new_dispute_kernel()
+    key_pop = (world.hazards & W.KEY_POPULATION).any(axis=1)
+    routine_p = np.where(key_pop, 1.0 / W.KEY_POPULATION_DAYS, 1.0 / W.ROUTINE_DAYS)
+    self_harm_bg = world.hazards[:, 1] | world.hazards[:, 4]
+    officer = world.village_officer[world.village]
+    fab_hh = world.officer_fabricating[officer]
+    start_weekday = config.start.weekday()
+
+    # campaign waves: (day, household) pairs sorted by day
+    wave_starts = _wave_days(config)
+    wd, wh = [], []
+    for s in wave_starts:
+        u = rng.random(n)
+        first = u < W.WAVE_COVERAGE
+        mop = (~first) & (rng.random(n) < W.MOPUP_SHARE)
+        day = np.where(
+            first,
+            s + rng.integers(0, W.WAVE_DAYS, n),
+            s + W.WAVE_DAYS + rng.integers(0, W.MOPUP_DAYS, n),
+        )
+        keep = (first | mop) & (day >= 0) & (day < n_days)
+        wd.append(day[keep])
+        wh.append(np.flatnonzero(keep))
+    camp_day = np.concatenate(wd) if wd else np.zeros(0, int)
+    camp_hh = np.concatenate(wh) if wh else np.zeros(0, int)
+    order = np.argsort(camp_day, kind="stable")
+    camp_day, camp_hh = camp_day[order], camp_hh[order]
+    camp_bounds = np.searchsorted(camp_day, np.arange(n_days + 1))
+
+    active = np.zeros(n, bool)
+    dtype_ = np.zeros(n, np.int8)
+    sev = np.zeros(n, np.int8)
+    start = np.zeros(n, np.int32)
+    end = np.zeros(n, np.int32)
+    cdisp = np.zeros(n)  # c_type * c_sev * vol (without mediation)
+    med = np.zeros(n, np.int8)
+    known = np.zeros(n, bool)  # police know the active dispute
+    open_rec = np.zeros(n, bool)  # records show an open dispute
+    rec_type = np.zeros(n, np.int8)
+    rec_sev = np.zeros(n, np.int8)
+    excite = np.zeros(n)
+    prior = np.zeros(n, np.int16)
+    followup = np.full(n, -1, np.int32)
+    decay = np.exp(-1.0 / W.EXCITATION_DAYS)
+
+    vis: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "hh",
+            "day",
+            "minute",
+            "officer",
+            "persons",
+            "has_dispute",
+            "dtype",
+            "severity",
+            "parties",
+            "hazmask",
+            "status",
+            "agreement",
+            "followup_due",
+            "fabricating",
+        )
+    }
+    inc: dict[str, list[np.ndarray]] = {k: [] for k in ("hh", "day", "minute", "category")}
+    n_onsets = 0
+    hz_bits = (1 << np.arange(len(W.HAZARD_CODES))).astype(np.int32)
+
+    def add_incidents(idx: np.ndarray, day: int, cat: np.ndarray) -> None:
+        if idx.size:
+            inc["hh"].append(idx)
+            inc["day"].append(np.full(idx.size, day, np.int32))
+            inc["minute"].append(rng.integers(0, 1440, idx.size).astype(np.int32))
+            inc["category"].append(cat.astype(np.int8))
+
+    for d in range(n_days):
+        if d % 90 == 0:
+            logger.info("simulating day %d of %d", d, n_days)
+        onset_rate = static_onset * (w_tot[ht, d]) * (1.0 + W.EXCITATION * excite)
+        if on_monday is not None and (start_weekday + d) % 7 == 0:
+            base = base_static * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior, 3))
+            p = oracle_probability(
+                base,
+                active,
+                cdisp * W.MEDIATION_DAMPING[med],
+                d - start,
+                end - d,
+                np.where(active, 0.0, onset_rate),
+                cnew,
+                kernel,
+            )
+            on_monday(d, p)
+
+        # natural end of disputes
+        ended = active & (end <= d)
+        active[ended] = False
+        known[ended] = False
+
+        # escalations
+        base = base_static * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior, 3))
+        dterm = np.where(
+            active,
+            cdisp
+            * W.MEDIATION_DAMPING[med]
+            * (1.0 + W.AGE_BOOST * np.exp(-(d - start) / W.AGE_TAU)),
+            0.0,
+        )
+        h = base * (1.0 + dterm)
+        esc = np.flatnonzero(rng.random(n) < -np.expm1(-h))
+        if esc.size:
+            from_dispute = rng.random(esc.size) * (1.0 + dterm[esc]) < dterm[esc]
+            row = np.where(from_dispute, dtype_[esc], np.where(self_harm_bg[esc], 8, 7))
+            cum = np.cumsum(W.ESCALATION_MIX[row], axis=1)
+            ecat = (rng.random(esc.size)[:, None] * cum[:, -1:] > cum).sum(axis=1)
+            add_incidents(esc, d, _ESC_INCIDENT[ecat])
+            prior[esc] += 1
+            excite[esc] += 1.0
+            a = esc[active[esc]]
+            known[a] = True
+            up = a[(rng.random(a.size) < 0.5) & (sev[a] < 2)]
+            cdisp[up] *= W.SEVERITY_WEIGHTS[sev[up] + 1] / W.SEVERITY_WEIGHTS[sev[up]]
+            sev[up] += 1
+            fu = d + rng.integers(1, 4, esc.size)
+            followup[esc] = np.where((followup[esc] < 0) | (followup[esc] > fu), fu, followup[esc])
+
+        # dispute calls and unrelated incidents
+        act_idx = np.flatnonzero(active)
+        calls = act_idx[rng.random(act_idx.size) < W.CALL_RATE[sev[act_idx]]]
+        add_incidents(calls, d, _CALL_BY_TYPE[dtype_[calls]])
+        known[calls] = True
+        u = rng.random(n)
+        fraud_r = W.UNRELATED_RATES[0] * np.where(world.hazards[:, 3], 5.0, 1.0)
+        c1 = 0.3 + fraud_r
+        c2 = c1 + W.UNRELATED_RATES[1]
+        c3 = c2 + W.UNRELATED_RATES[2]
+        unrel = np.flatnonzero((u >= 0.3) & (u < c3))
+        kind = np.where(u[unrel] < c1[unrel], 0, np.where(u[unrel] < c2[unrel], 1, 2))
+        add_incidents(unrel, d, _UNRELATED[kind])
+        routine = (u >= 0.6) & (u < 0.6 + routine_p)
+
+        # dispute onsets
+        p_on = np.where(active, 0.0, np.minimum(-np.expm1(-onset_rate), 0.3))
+        new = np.flatnonzero(rng.random(n) < p_on)
+        if new.size:
+            n_onsets += int(new.size)
+            wt = w_type[ht[new], :, d]
+            cum = np.cumsum(wt, axis=1)
+            t = (rng.random(new.size)[:, None] * cum[:, -1:] > cum).sum(axis=1)
+            scum = np.cumsum(_TYPE_SEV[t], axis=1)
+            s = (rng.random(new.size)[:, None] > scum).sum(axis=1).clip(0, 2)
+            dur = _TYPE_MEDIAN[t] * np.exp(W.DURATION_SIGMA * rng.standard_normal(new.size))
+            active[new] = True
+            dtype_[new] = t
+            sev[new] = s
+            start[new] = d
+            end[new] = d + np.maximum(1, np.round(dur)).astype(np.int32)
+            cdisp[new] = _TYPE_C[t] * W.SEVERITY_WEIGHTS[s] * vol[new]
+            med[new] = 0
+            known[new] = False
+            excite[new] += 1.0
+
+        # visits
+        mask = routine
+        mask[camp_hh[camp_bounds[d] : camp_bounds[d + 1]]] = True
+        mask |= followup == d
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            m = idx.size
+            fab = fab_hh[idx]
+            nobody = fab | (rng.random(m) < W.NOBODY_HOME)
+            persons = np.where(nobody, 0, 1 + rng.binomial(np.maximum(world.size[idx] - 1, 0), 0.5))
+            act = active[idx] & ~nobody
+            s_i = sev[idx]
+            p_disc = np.where(known[idx], 0.9, 0.55 + 0.1 * (s_i == 1) + 0.2 * (s_i == 2))
+            p_disc = p_disc * np.where(world.secretive[idx], 0.3, 1.0)
+            det = act & (rng.random(m) < p_disc)
+            has = det.copy()
+            r_type = np.full(m, -1, np.int16)
+            r_sev = np.full(m, -1, np.int16)
+            status = np.full(m, -1, np.int16)
+            agree = np.full(m, -1, np.int8)
+            fdue = np.full(m, -1, np.int32)
+            parties = np.full(m, -1, np.int16)
+            # detected: record and try mediation
+            di = idx[det]
+            if di.size:
+                tt = dtype_[di].astype(np.int16)
+                mis = rng.random(di.size) < 0.05
+                tt = np.where(mis, rng.integers(0, 7, di.size), tt)
+                ss = sev[di]
+                success = (
+                    rng.random(di.size) < _TYPE_MED_SUCCESS[dtype_[di]] * W.SEVERITY_MEDIATION[ss]
+                )
+                relapse = success & (rng.random(di.size) < 0.15)
+                ref = ~success & (rng.random(di.size) < np.where(ss >= 1, 0.25, 0.10))
+                unres = ~success & ~ref & (rng.random(di.size) < 0.002)
+                st = np.where(
+                    success,
+                    ST_RESOLVED,
+                    np.where(ref, ST_REFERRED, np.where(unres, ST_UNRESOLVED, ST_MEDIATING)),
+                )
+                r_type[det] = tt
+                r_sev[det] = ss
+                status[det] = st
+                agree[det] = np.where(success, (rng.random(di.size) < 0.6).astype(np.int8), -1)
+                extra = np.isin(dtype_[di], (2, 5)) * rng.poisson(2.0, di.size)
+                parties[det] = 2 + rng.poisson(0.5, di.size) + extra
+                truly = di[success & ~relapse]
+                active[truly] = False
+                med[di[relapse]] = 3
+                med[di[~success]] = np.where(ref[~success], 2, np.where(unres[~success], 0, 1))
+                known[di[success]] = False
+                known[di[~success]] = True
+                open_rec[di] = ~success
+                rec_type[di] = tt
+                rec_sev[di] = ss
+                due = d + W.FOLLOWUP_DAYS[ss]
+                on_time = rng.random(di.size) < 0.85
+                span = W.FOLLOWUP_DAYS[ss]
+                fday = np.where(
+                    on_time,
+                    d + np.maximum(1, np.ceil(span * rng.uniform(0.3, 1.0, di.size))),
+                    due + rng.integers(1, 21, di.size),
+                ).astype(np.int32)
+                fdue[det] = np.where(success, -1, due)
+                followup[di] = np.where(success, -1, fday)
+            # records open but the dispute is over: close the record as resolved
+            closing = ~det & ~nobody & open_rec[idx] & ~active[idx]
+            ci = idx[closing]
+            if ci.size:
+                has[closing] = True
+                r_type[closing] = rec_type[ci]
+                r_sev[closing] = rec_sev[ci]
+                status[closing] = ST_RESOLVED
+                agree[closing] = 0
+                parties[closing] = 2
+                open_rec[ci] = False
+                followup[ci] = -1
+            # still open but not confirmed today: try again in a week
+            again = ~det & ~closing & open_rec[idx] & (followup[idx] <= d)
+            followup[idx[again]] = d + 7
+            done = ~det & ~closing & ~again & (followup[idx] == d)
+            followup[idx[done]] = -1
+            hz = world.hazards[idx] & (rng.random((m, len(W.HAZARD_CODES))) < W.HAZARD_DISCLOSURE)
+            hz &= ~nobody[:, None]
+            vis["hh"].append(idx)
+            vis["day"].append(np.full(m, d, np.int32))
+            vis["minute"].append(rng.integers(510, 1110, m).astype(np.int32))
+            vis["officer"].append(officer[idx])
+            vis["persons"].append(persons.astype(np.int16))
+            vis["has_dispute"].append(has)
+            vis["dtype"].append(r_type)
+            vis["severity"].append(r_sev)
+            vis["parties"].append(parties)
+            vis["hazmask"].append((hz * hz_bits).sum(axis=1).astype(np.int32))
+            vis["status"].append(status)
+            vis["agreement"].append(agree)
+            vis["followup_due"].append(fdue)
+            vis["fabricating"].append(fab)
+        excite *= decay
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    visits = {k: cat(v, np.int32) for k, v in vis.items()}
+    incidents = {k: cat(v, np.int32) for k, v in inc.items()}
+    return EventLog(visits=visits, incidents=incidents, n_onsets=n_onsets, wave_starts=wave_starts)
