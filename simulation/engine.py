@@ -217,21 +217,27 @@ def run(
     key_pop = (world.hazards & W.KEY_POPULATION).any(axis=1)
     routine_p = np.where(key_pop, 1.0 / W.KEY_POPULATION_DAYS, 1.0 / W.ROUTINE_DAYS)
     self_harm_bg = world.hazards[:, 1] | world.hazards[:, 4]
-    officer = world.village_officer[world.village]
+    officer = world.officer
     fab_hh = world.officer_fabricating[officer]
     start_weekday = config.start.weekday()
 
     # campaign waves: (day, household) pairs sorted by day
     wave_starts = _wave_days(config)
     wd, wh = [], []
+    n_off = world.officer_township.size
     for s in wave_starts:
         u = rng.random(n)
         first = u < W.WAVE_COVERAGE
         mop = (~first) & (rng.random(n) < W.MOPUP_SHARE)
+        # each officer works a few days of the wave (and of the mop-up) on the campaign
+        work = np.argsort(rng.random((n_off, W.WAVE_DAYS)), axis=1)[:, : W.WAVE_WORK_DAYS]
+        work_mop = np.argsort(rng.random((n_off, W.MOPUP_DAYS)), axis=1)[:, : W.MOPUP_WORK_DAYS]
+        pick = rng.integers(0, W.WAVE_WORK_DAYS, n)
+        pick_mop = rng.integers(0, W.MOPUP_WORK_DAYS, n)
         day = np.where(
             first,
-            s + rng.integers(0, W.WAVE_DAYS, n),
-            s + W.WAVE_DAYS + rng.integers(0, W.MOPUP_DAYS, n),
+            s + work[officer, pick],
+            s + W.WAVE_DAYS + work_mop[officer, pick_mop],
         )
         keep = (first | mop) & (day >= 0) & (day < n_days)
         wd.append(day[keep])

@@ -130,9 +130,7 @@ def simulate(config: SimulationConfig, out_dir: Path) -> SimulationSummary:
         "propensity": pa.array(world.propensity),
         "village_effect": pa.array(world.village_effect),
         "secretive": pa.array(world.secretive),
-        "officer_fabricating": pa.array(
-            world.officer_fabricating[world.village_officer[world.village]]
-        ),
+        "officer_fabricating": pa.array(world.officer_fabricating[world.officer]),
     }
     if static is None:
         uniq, inv = np.unique(

@@ -61,9 +61,11 @@ Disputes
 
 Visits
 ------
-* Campaign waves start 1 March and 1 September each year: 70 % of
-  households in the first 38 days, a further 60 % of the rest in the next
-  30 days (mop-up).  Routine visits every ~240 days on average; key
+* Campaign waves start 1 March and 1 September each year: 66 % of
+  households in the first 38 days (70 % with routine and follow-up visits),
+  a further 60 % of the rest in the next 30 days (mop-up).  Each officer
+  works ``WAVE_WORK_DAYS`` days of a wave on it, which gives ~12 households
+  per officer-day (DESIGN.md: 675 000 / 56 995 = 11.8).  Routine visits every ~240 days on average; key
   populations (released prisoner, severe mental illness, drug use, self-harm
   signs) every ~30 days; a follow-up within 3 days after any escalation.
 * Detection: a dispute is recorded only if it is active, somebody is met
@@ -215,6 +217,8 @@ WAVE_STARTS: Final = ((3, 1), (9, 1))  # (month, day)
 WAVE_DAYS: Final = 38
 WAVE_COVERAGE: Final = 0.66
 MOPUP_DAYS: Final = 30
+WAVE_WORK_DAYS: Final = 8
+MOPUP_WORK_DAYS: Final = 3
 MOPUP_SHARE: Final = 0.6
 ROUTINE_DAYS: Final = 240.0
 KEY_POPULATION_DAYS: Final = 30.0
@@ -302,7 +306,7 @@ class World:
     township_county: np.ndarray  # (n_townships,) int
     village_names: list[str]
     village_township: np.ndarray  # (n_villages,) int
-    village_officer: np.ndarray  # (n_villages,) int
+    officer: np.ndarray  # (n_households,) int: the household's community officer
     officer_township: np.ndarray  # (n_officers,) int
     officer_fabricating: np.ndarray  # (n_officers,) bool
     village: np.ndarray  # int
@@ -386,8 +390,15 @@ def build_world(config: SimulationConfig, rng: np.random.Generator) -> World:
     off_per_tw = np.maximum(1, np.round(hh_per_tw / HOUSEHOLDS_PER_OFFICER).astype(int))
     officer_township = np.repeat(np.arange(n_townships), off_per_tw)
     off_start = np.concatenate([[0], np.cumsum(off_per_tw)[:-1]])
-    rank_in_tw = np.arange(n_villages) - vil_start[village_township]
-    village_officer = off_start[village_township] + rank_in_tw % off_per_tw[village_township]
+    # each officer looks after a contiguous block of ~150 households of a township, by village
+    order = np.lexsort((np.arange(n), village, township))
+    tw_sorted = township[order]
+    first_of_tw = np.searchsorted(tw_sorted, np.arange(n_townships))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - first_of_tw[tw_sorted]
+    officer = off_start[township] + np.minimum(
+        rank // HOUSEHOLDS_PER_OFFICER, off_per_tw[township] - 1
+    )
     n_officers = officer_township.shape[0]
     fabricating = rng.random(n_officers) < FABRICATING_SHARE
     if not fabricating.any():
@@ -412,7 +423,7 @@ def build_world(config: SimulationConfig, rng: np.random.Generator) -> World:
         township_county=township_county,
         village_names=village_names,
         village_township=village_township,
-        village_officer=village_officer,
+        officer=officer,
         officer_township=officer_township,
         officer_fabricating=fabricating,
         village=village,
