@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -494,6 +495,29 @@ def default_change_probe(settings: ServingSettings) -> Hashable:
     return (champion_version(settings), _warehouse_mtimes(settings.home))
 
 
+@contextlib.contextmanager
+def _mlflow_uris(uri: str) -> Iterator[None]:
+    """Point mlflow's global tracking and registry URIs at ``uri`` for a block, then restore
+    them and the environment variables that ``mlflow.set_*_uri`` also sets."""
+    import mlflow
+
+    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    saved = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved[0])
+        mlflow.set_registry_uri(saved[1])
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
     """Load the model under ``models:/<name>@<alias>`` with its version and run metrics.
 
@@ -508,9 +532,9 @@ def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
     client = _mlflow_client(settings)
     try:
         mv = client.get_model_version(settings.model_name, version)
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        mlflow.set_registry_uri(settings.tracking_uri)
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+        with _mlflow_uris(settings.tracking_uri):
+            # The version the alias pointed to, pinned, so a concurrent promote cannot mix versions.
+            pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
         model = pyfunc.unwrap_python_model().model
         metrics: dict[str, float] = {}
         params: dict[str, str] = {}
@@ -559,27 +583,18 @@ def load_snapshot(
         When the warehouse is empty or the feature job fails.
     """
     try:
-        from features.build import build_features, default_snapshot_as_of
-        from features.warehouse import read_incidents, read_visits
+        from features.build import build_feature_table
 
-        visits = read_visits(settings.home)
-        incidents = read_incidents(settings.home)
-        if len(visits) == 0:
-            raise StateLoadError(f"the warehouse under {str(settings.home)!r} holds no visits")
-        as_of = (
-            to_local_midnight(settings.as_of)
-            if settings.as_of is not None
-            else to_local_midnight(default_snapshot_as_of(visits, incidents))
+        frame = build_feature_table(
+            settings.home, settings.as_of, horizon_days=horizon_days, with_labels=False
         )
-        frame = build_features(
-            visits, incidents, [as_of], horizon_days=horizon_days, with_labels=False
-        )
-    except StateLoadError:
-        raise
     except Exception as err:
         raise StateLoadError(
             f"could not build the feature snapshot: {type(err).__name__}: {err}"
         ) from err
+    if len(frame) == 0:
+        raise StateLoadError("the feature snapshot is empty: no household has an approved visit")
+    as_of = to_local_midnight(pd.Timestamp(frame["as_of"].iloc[0]))
     return frame, as_of
 
 
