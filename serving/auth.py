@@ -252,7 +252,7 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer rv_<i
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
-def get_current_user(
+async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
@@ -280,7 +280,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_role(*roles: str) -> Any:
     """A dependency that lets only ``roles`` through (403 otherwise)."""
 
-    def _check(user: CurrentUser) -> User:
+    async def _check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this endpoint needs the role {' or '.join(roles)}"

@@ -1,4 +1,8 @@
-"""Shared FastAPI dependencies (``Annotated`` aliases)."""
+"""Shared FastAPI dependencies (``Annotated`` aliases).
+
+They are ``async def`` because they only read in-memory state: FastAPI would run a
+plain ``def`` dependency in the thread pool, one thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,13 @@ from serving.state import ServingState, StateHolder
 __all__ = ["AuditDep", "HolderDep", "LanguageDep", "StateDep", "reasons_out"]
 
 
-def get_holder(request: Request) -> StateHolder:
+async def get_holder(request: Request) -> StateHolder:
     """The app's :class:`StateHolder`."""
     holder: StateHolder = request.app.state.holder
     return holder
 
 
-def get_state(holder: Annotated[StateHolder, Depends(get_holder)]) -> ServingState:
+async def get_state(holder: Annotated[StateHolder, Depends(get_holder)]) -> ServingState:
     """The current scored snapshot; 503 while none is loaded."""
     try:
         return holder.get()
@@ -31,13 +35,13 @@ def get_state(holder: Annotated[StateHolder, Depends(get_holder)]) -> ServingSta
         ) from err
 
 
-def get_audit(request: Request) -> AuditLog:
+async def get_audit(request: Request) -> AuditLog:
     """The app's audit log."""
     audit: AuditLog = request.app.state.audit
     return audit
 
 
-def get_language(
+async def get_language(
     accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> Language:
     """Language of reason texts and sheet headers, from ``Accept-Language``."""

@@ -105,4 +105,5 @@ def get_priority_list(
                 "X-Model-Version": info.version,
             },
         )
-    return body
+    # Serialised once here; FastAPI would validate the model again against response_model.
+    return Response(body.model_dump_json(), media_type="application/json")
