@@ -294,12 +294,17 @@ def run(
             inc["minute"].append(rng.integers(0, 1440, idx.size).astype(np.int32))
             inc["category"].append(cat.astype(np.int8))
 
+    base = base_static * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior, 3))
+    fraud_r = W.UNRELATED_RATES[0] * np.where(world.hazards[:, 3], 5.0, 1.0)
+    c1 = 0.3 + fraud_r
+    c2 = c1 + W.UNRELATED_RATES[1]
+    c3 = c2 + W.UNRELATED_RATES[2]
+    routine_hi = 0.6 + routine_p
     for d in range(n_days):
         if d % 90 == 0:
             logger.info("simulating day %d of %d", d, n_days)
-        onset_rate = static_onset * (w_tot[ht, d]) * (1.0 + W.EXCITATION * excite)
+        onset_rate = static_onset * w_tot[:, d][ht] * (1.0 + W.EXCITATION * excite)
         if on_monday is not None and (start_weekday + d) % 7 == 0:
-            base = base_static * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior, 3))
             p = oracle_probability(
                 base,
                 active,
@@ -313,28 +318,32 @@ def run(
             on_monday(d, p)
 
         # natural end of disputes
-        ended = active & (end <= d)
+        act_idx = np.flatnonzero(active)
+        ended = act_idx[end[act_idx] <= d]
         active[ended] = False
         known[ended] = False
+        act_idx = act_idx[active[act_idx]]
 
-        # escalations
-        base = base_static * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior, 3))
-        dterm = np.where(
-            active,
-            cdisp
-            * W.MEDIATION_DAMPING[med]
-            * (1.0 + W.AGE_BOOST * np.exp(-(d - start) / W.AGE_TAU)),
-            0.0,
+        # escalations: candidates u < h (h >= 1 - exp(-h)), thinned to the exact probability
+        dterm_act = (
+            cdisp[act_idx]
+            * W.MEDIATION_DAMPING[med[act_idx]]
+            * (1.0 + W.AGE_BOOST * np.exp(-(d - start[act_idx]) / W.AGE_TAU))
         )
-        h = base * (1.0 + dterm)
-        esc = np.flatnonzero(rng.random(n) < -np.expm1(-h))
+        h = base.copy()
+        h[act_idx] *= 1.0 + dterm_act
+        cand = np.flatnonzero(rng.random(n) < h)
+        hc = h[cand]
+        esc = cand[rng.random(cand.size) * hc < -np.expm1(-hc)]
         if esc.size:
-            from_dispute = rng.random(esc.size) * (1.0 + dterm[esc]) < dterm[esc]
+            dterm = h[esc] / base[esc] - 1.0
+            from_dispute = rng.random(esc.size) * (1.0 + dterm) < dterm
             row = np.where(from_dispute, dtype_[esc], np.where(self_harm_bg[esc], 8, 7))
             cum = np.cumsum(W.ESCALATION_MIX[row], axis=1)
             ecat = (rng.random(esc.size)[:, None] * cum[:, -1:] > cum).sum(axis=1)
             add_incidents(esc, d, _ESC_INCIDENT[ecat])
             prior[esc] += 1
+            base[esc] = base_static[esc] * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior[esc], 3))
             excite[esc] += 1.0
             a = esc[active[esc]]
             known[a] = True
@@ -345,23 +354,20 @@ def run(
             followup[esc] = np.where((followup[esc] < 0) | (followup[esc] > fu), fu, followup[esc])
 
         # dispute calls and unrelated incidents
-        act_idx = np.flatnonzero(active)
         calls = act_idx[rng.random(act_idx.size) < W.CALL_RATE[sev[act_idx]]]
         add_incidents(calls, d, _CALL_BY_TYPE[dtype_[calls]])
         known[calls] = True
         u = rng.random(n)
-        fraud_r = W.UNRELATED_RATES[0] * np.where(world.hazards[:, 3], 5.0, 1.0)
-        c1 = 0.3 + fraud_r
-        c2 = c1 + W.UNRELATED_RATES[1]
-        c3 = c2 + W.UNRELATED_RATES[2]
         unrel = np.flatnonzero((u >= 0.3) & (u < c3))
         kind = np.where(u[unrel] < c1[unrel], 0, np.where(u[unrel] < c2[unrel], 1, 2))
         add_incidents(unrel, d, _UNRELATED[kind])
-        routine = (u >= 0.6) & (u < 0.6 + routine_p)
+        routine = (u >= 0.6) & (u < routine_hi)
 
-        # dispute onsets
-        p_on = np.where(active, 0.0, np.minimum(-np.expm1(-onset_rate), 0.3))
-        new = np.flatnonzero(rng.random(n) < p_on)
+        # dispute onsets: candidates u < rate, thinned to min(1 - exp(-rate), 0.3)
+        cand = np.flatnonzero(rng.random(n) < onset_rate)
+        cand = cand[~active[cand]]
+        rc = onset_rate[cand]
+        new = cand[rng.random(cand.size) * rc < np.minimum(-np.expm1(-rc), 0.3)]
         if new.size:
             n_onsets += int(new.size)
             wt = w_type[ht[new], :, d]

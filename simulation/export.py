@@ -13,6 +13,7 @@ Rows recorded after the window end are not exported yet (live data).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,16 +188,17 @@ def _notes(rng: np.random.Generator, has: np.ndarray, extra: np.ndarray) -> pa.A
     return pc.if_else(pa.array(has | extra), text, pa.scalar(None, pa.string()))
 
 
-def visits_table(
+def visit_tables(
     log: EventLog, world: World, hh: Households, config: SimulationConfig, rng: np.random.Generator
-) -> tuple[pa.Table, np.ndarray]:
-    """All exportable visit rows with contract headers + PII, sorted by visit time.
+) -> Iterator[tuple[int, pa.Table]]:
+    """Exportable visit rows with contract headers + PII, one table per month.
 
-    Returns
-    -------
+    Yields
+    ------
+    month : int
+        Month index (months since 1970-01) of ``visited_at``; every month of the window.
     table : pyarrow.Table
-    month : ndarray of int, shape (n_rows,)
-        Month index (year * 12 + month - 1) of ``visited_at``, for splitting into files.
+        That month's rows sorted by visit time (built one month at a time to bound memory).
     """
     v = log.visits
     minute = v["minute"].astype(np.int64)
@@ -224,62 +226,58 @@ def visits_table(
     review = np.asarray(np.where(reviewed >= limit, 1, np.where(rejected, 2, 0)))
     reviewed = np.where(reviewed >= limit, -1, reviewed)
 
-    order = np.lexsort((v["hh"], visited))
-    order = order[keep[order]]
-    fmt = rng.choice(3, size=order.size, p=[0.7, 0.2, 0.1])
-    h_idx = pa.array(v["hh"][order])
-    due = v["followup_due"][order].astype(np.int64)
-    has = v["has_dispute"][order].astype(bool)
-    cols: dict[str, pa.Array] = {
-        H["visit_id"]: pc.binary_join_element_wise(
-            "ZF",
-            pc.utf8_lpad(
-                pc.cast(pa.array(np.arange(1, order.size + 1)), pa.string()), width=9, padding="0"
+    order_all = np.lexsort((v["hh"], visited))
+    order_all = order_all[keep[order_all]]
+    fmt_all = rng.choice(3, size=order_all.size, p=[0.7, 0.2, 0.1])
+    months = _month_index(v["day"][order_all], config.start)
+    for month, lo, hi in _month_slices(months, config):
+        order, fmt = order_all[lo:hi], fmt_all[lo:hi]
+        h_idx = pa.array(v["hh"][order])
+        due = v["followup_due"][order].astype(np.int64)
+        has = v["has_dispute"][order].astype(bool)
+        cols: dict[str, pa.Array] = {
+            H["visit_id"]: _serial("ZF", lo, hi),
+            H["household_id"]: hh.household_id.take(h_idx),
+            HEAD_NAME: hh.head_name.take(h_idx),
+            HEAD_ID: hh.head_id.take(h_idx),
+            PHONE: hh.phone.take(h_idx),
+            ADDRESS: hh.address.take(h_idx),
+            H["visited_at"]: _timestamps(visited[order], fmt, config.start),
+            H["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
+            H["officer_id"]: pc.cast(
+                pa.array(100001 + v["officer"][order].astype(np.int64)), pa.string()
             ),
-            "",
-        ),
-        H["household_id"]: hh.household_id.take(h_idx),
-        HEAD_NAME: hh.head_name.take(h_idx),
-        HEAD_ID: hh.head_id.take(h_idx),
-        PHONE: hh.phone.take(h_idx),
-        ADDRESS: hh.address.take(h_idx),
-        H["visited_at"]: _timestamps(visited[order], fmt, config.start),
-        H["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
-        H["officer_id"]: pc.cast(
-            pa.array(100001 + v["officer"][order].astype(np.int64)), pa.string()
-        ),
-        H["station"]: hh.station.take(h_idx),
-        H["county"]: hh.county.take(h_idx),
-        H["township"]: hh.township.take(h_idx),
-        H["village"]: hh.village.take(h_idx),
-        H["persons_met"]: _ints(v["persons"][order]),
-        H["household_type"]: hh.household_type.take(h_idx),
-        H["has_dispute"]: _labels(has.astype(np.int8), ["否", "是"]),
-        H["dispute_type"]: _labels(v["dtype"][order], [x[0] for x in DISPUTE_TYPES.values()]),
-        H["dispute_severity"]: _labels(
-            v["severity"][order], [x[0] for x in DISPUTE_SEVERITIES.values()]
-        ),
-        H["dispute_parties"]: _ints(v["parties"][order]),
-        H["risk_hazards"]: _hazard_text(v["hazmask"][order]),
-        H["resolution_status"]: _labels(
-            v["status"][order], [x[0] for x in RESOLUTION_STATUSES.values()]
-        ),
-        H["mediation_agreement"]: _labels(v["agreement"][order], ["否", "是"]),
-        H["followup_due"]: _timestamps(
-            np.where(due < 0, -1, due * 1440), fmt, config.start, date_only=True
-        ),
-        H["review_status"]: _labels(review[order], [x[0] for x in REVIEW_STATUSES.values()]),
-        H["reviewed_at"]: _timestamps(reviewed[order], fmt, config.start),
-        NOTES: _notes(rng, has, rng.random(order.size) < 0.05),
-    }
-    months = _month_index(v["day"][order], config.start)
-    return pa.table(cols), months
+            H["station"]: hh.station.take(h_idx),
+            H["county"]: hh.county.take(h_idx),
+            H["township"]: hh.township.take(h_idx),
+            H["village"]: hh.village.take(h_idx),
+            H["persons_met"]: _ints(v["persons"][order]),
+            H["household_type"]: hh.household_type.take(h_idx),
+            H["has_dispute"]: _labels(has.astype(np.int8), ["否", "是"]),
+            H["dispute_type"]: _labels(v["dtype"][order], [x[0] for x in DISPUTE_TYPES.values()]),
+            H["dispute_severity"]: _labels(
+                v["severity"][order], [x[0] for x in DISPUTE_SEVERITIES.values()]
+            ),
+            H["dispute_parties"]: _ints(v["parties"][order]),
+            H["risk_hazards"]: _hazard_text(v["hazmask"][order]),
+            H["resolution_status"]: _labels(
+                v["status"][order], [x[0] for x in RESOLUTION_STATUSES.values()]
+            ),
+            H["mediation_agreement"]: _labels(v["agreement"][order], ["否", "是"]),
+            H["followup_due"]: _timestamps(
+                np.where(due < 0, -1, due * 1440), fmt, config.start, date_only=True
+            ),
+            H["review_status"]: _labels(review[order], [x[0] for x in REVIEW_STATUSES.values()]),
+            H["reviewed_at"]: _timestamps(reviewed[order], fmt, config.start),
+            NOTES: _notes(rng, has, rng.random(order.size) < 0.05),
+        }
+        yield month, pa.table(cols)
 
 
-def incidents_table(
+def incident_tables(
     log: EventLog, hh: Households, config: SimulationConfig, rng: np.random.Generator
-) -> tuple[pa.Table, np.ndarray]:
-    """All exportable incident rows with contract headers + PII, sorted by report time."""
+) -> Iterator[tuple[int, pa.Table]]:
+    """Exportable incident rows with contract headers + PII, one table per month (see visits)."""
     e = log.incidents
     reported = e["day"].astype(np.int64) * 1440 + e["minute"]
     k = reported.shape[0]
@@ -287,32 +285,48 @@ def incidents_table(
         np.int64
     )
     limit = ((config.end - config.start).days + 1) * 1440
-    order = np.lexsort((e["hh"], reported))
-    order = order[recorded[order] < limit]
-    fmt = rng.choice(3, size=order.size, p=[0.7, 0.2, 0.1])
-    h_idx = pa.array(e["hh"][order])
-    cols: dict[str, pa.Array] = {
-        HI["incident_id"]: pc.binary_join_element_wise(
-            "JQ",
-            pc.utf8_lpad(
-                pc.cast(pa.array(np.arange(1, order.size + 1)), pa.string()), width=9, padding="0"
+    order_all = np.lexsort((e["hh"], reported))
+    order_all = order_all[recorded[order_all] < limit]
+    fmt_all = rng.choice(3, size=order_all.size, p=[0.7, 0.2, 0.1])
+    months = _month_index(e["day"][order_all], config.start)
+    for month, lo, hi in _month_slices(months, config):
+        order, fmt = order_all[lo:hi], fmt_all[lo:hi]
+        h_idx = pa.array(e["hh"][order])
+        cols: dict[str, pa.Array] = {
+            HI["incident_id"]: _serial("JQ", lo, hi),
+            HI["household_id"]: hh.household_id.take(h_idx),
+            NAME: hh.head_name.take(h_idx),
+            HEAD_ID: hh.head_id.take(h_idx),
+            PHONE: hh.phone.take(h_idx),
+            ADDRESS: hh.address.take(h_idx),
+            HI["reported_at"]: _timestamps(reported[order], fmt, config.start),
+            HI["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
+            HI["category"]: _labels(
+                e["category"][order], [x[0] for x in INCIDENT_CATEGORIES.values()]
             ),
-            "",
-        ),
-        HI["household_id"]: hh.household_id.take(h_idx),
-        NAME: hh.head_name.take(h_idx),
-        HEAD_ID: hh.head_id.take(h_idx),
-        PHONE: hh.phone.take(h_idx),
-        ADDRESS: hh.address.take(h_idx),
-        HI["reported_at"]: _timestamps(reported[order], fmt, config.start),
-        HI["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
-        HI["category"]: _labels(e["category"][order], [x[0] for x in INCIDENT_CATEGORIES.values()]),
-        HI["county"]: hh.county.take(h_idx),
-        HI["township"]: hh.township.take(h_idx),
-        HI["village"]: hh.village.take(h_idx),
-        NOTES: _notes(rng, np.zeros(order.size, bool), rng.random(order.size) < 0.3),
-    }
-    return pa.table(cols), _month_index(e["day"][order], config.start)
+            HI["county"]: hh.county.take(h_idx),
+            HI["township"]: hh.township.take(h_idx),
+            HI["village"]: hh.village.take(h_idx),
+            NOTES: _notes(rng, np.zeros(order.size, bool), rng.random(order.size) < 0.3),
+        }
+        yield month, pa.table(cols)
+
+
+def _serial(prefix: str, lo: int, hi: int) -> pa.Array:
+    """Record ids ``prefix`` + 9-digit serial numbers lo + 1 .. hi."""
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(np.arange(lo + 1, hi + 1)), pa.string()), width=9, padding="0"
+    )
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _month_slices(months: np.ndarray, config: SimulationConfig) -> Iterator[tuple[int, int, int]]:
+    """(month index, lo, hi) for every month of the window, rows sorted by month."""
+    first = int(np.datetime64(config.start, "M").astype(np.int64))
+    last = int(np.datetime64(config.end, "M").astype(np.int64))
+    bounds = np.searchsorted(months, np.arange(first, last + 2))
+    for i, month in enumerate(range(first, last + 1)):
+        yield month, int(bounds[i]), int(bounds[i + 1])
 
 
 def _month_index(day: np.ndarray, start: dt.date) -> np.ndarray:
