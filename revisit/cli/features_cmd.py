@@ -1,16 +1,80 @@
-"""`revisit features`."""
+"""`revisit features --as-of DATE [--home DIR] [--out FILE]`: the point-in-time feature table."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
-from revisit.cli._common import not_built
+from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+
+OutOption = typer.Option(
+    None, "--out", help="Output Parquet file (default: <home>/features/features_<date>.parquet)."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the CLI app."""
 
-    @app.command("features", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def features() -> None:
-        """Not built yet."""
-        not_built("features")
+    @app.command("features")
+    def features(
+        as_of: str | None = typer.Option(
+            None,
+            "--as-of",
+            help="As-of date YYYY-MM-DD (local midnight, Asia/Shanghai). "
+            "Default: the day after the warehouse's latest recorded_at (the serving snapshot).",
+        ),
+        home: Path | None = HomeOption,
+        out: Path | None = OutOption,
+    ) -> None:
+        """Build the feature table (features and labels) of every household for one as-of date.
+
+        Uses only records known before the as-of date; the label is 1 when an
+        escalation incident is reported within 30 days from it, missing when
+        that horizon is not yet observed. Prints rows, cohort size, label
+        coverage and elapsed time.
+        """
+        from features.asof import AsOfError, local_midnight
+        from features.build import FeatureBuildError, build_feature_table
+        from features.warehouse import WarehouseError
+
+        configure_logging()
+        settings = settings_for(home)
+        started = time.perf_counter()
+        try:
+            when = None if as_of is None else local_midnight(as_of)
+            table = build_feature_table(settings.home, when)
+        except AsOfError as err:
+            fail(f"--as-of: {err}")
+            return
+        except (FeatureBuildError, WarehouseError, OSError) as err:
+            fail(str(err))
+            return
+        if len(table) == 0:
+            fail("no household has an approved visit known before the as-of date; nothing to write")
+            return
+        day = table["as_of"].iloc[0].date().isoformat()
+        path = out or settings.home / "features" / f"features_{day}.parquet"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            table.to_parquet(path, index=False)
+        except OSError as err:
+            fail(f"cannot write the feature table to {str(path)!r}: {err}")
+            return
+        labelled = int(table["label"].notna().sum())
+        positives = int(table["label"].fillna(0).sum())
+        elapsed = time.perf_counter() - started
+        typer.echo(f"as-of date:      {day} (Asia/Shanghai)")
+        typer.echo(f"rows:            {len(table)}")
+        typer.echo(f"cohort:          {table['household_id'].nunique()} households")
+        typer.echo(
+            f"label coverage:  {labelled}/{len(table)} rows labelled"
+            + (
+                f", {positives} escalations ({positives / labelled:.2%})"
+                if labelled
+                else " (horizon not observed yet)"
+            )
+        )
+        typer.echo(f"elapsed:         {elapsed:.1f} s")
+        typer.echo(f"written:         {path}")
