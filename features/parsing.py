@@ -217,14 +217,18 @@ def _parse_text_datetimes(text: pd.Series) -> pd.Series:
         parsed[~offset] = naive.astype("datetime64[ns]").to_numpy()
     todo = parsed.isna().to_numpy()
     if todo.any():
-        rest = text[todo]
+        # Leftovers (Excel serials, 2024年1月5日 forms, malformed text) are parsed once per
+        # distinct value: every step below is elementwise, so duplicates add nothing.
+        codes, uniq = pd.factorize(text[todo])
+        rest = pd.Series(np.asarray(uniq, dtype=object), dtype=str)
+        rest_parsed = np.full(len(rest), np.datetime64("NaT"), dtype="datetime64[ns]")
         numeric = rest.str.match(_NUMERIC_RE.pattern).to_numpy()
         if numeric.any():
-            serial = _from_serial(rest[numeric].astype(float).to_numpy())
-            parsed.iloc[np.flatnonzero(todo)[numeric]] = serial
+            rest_parsed[numeric] = _from_serial(rest[numeric].astype(float).to_numpy())
         other = rest[~numeric]
         if len(other):
-            parsed.iloc[np.flatnonzero(todo)[~numeric]] = _parse_cjk_datetimes(other).to_numpy()
+            rest_parsed[~numeric] = _parse_cjk_datetimes(other).to_numpy()
+        parsed.iloc[np.flatnonzero(todo)] = rest_parsed[codes]
     return parsed
 
 
@@ -268,6 +272,38 @@ def _scalar_to_naive(value: Any) -> Any:
     return str(value)
 
 
+def _blank_text(values: pd.Series) -> np.ndarray:
+    """Missing cells of a text column: NA, or only whitespace in Python's sense (``str.strip``).
+
+    Only cells without an ASCII digit can be blank, so the Python-level check runs on
+    the distinct digit-free values alone (usually none in a date column).
+    """
+    blank = values.isna().to_numpy().copy()
+    has_digit = values.str.contains("[0-9]", regex=True).to_numpy(dtype=bool, na_value=True)
+    maybe = ~blank & ~has_digit
+    if maybe.any():
+        codes, uniq = pd.factorize(values[maybe])
+        ub = np.fromiter((not str(u).strip() for u in uniq), dtype=bool, count=len(uniq))
+        blank[maybe] = ub[codes]
+    return blank
+
+
+def _parse_str_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """:func:`parse_datetimes` of a column of text cells, vectorised over rows.
+
+    Gives the same values and flags as the per-distinct-value path: every
+    non-empty cell goes through :func:`_parse_text_datetimes` in one batch
+    (ISO 8601 first, then serial numbers and 年月日 forms for the leftovers).
+    """
+    missing = _blank_text(values)
+    present = ~missing
+    naive = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if present.any():
+        naive[present] = _parse_text_datetimes(values[present]).to_numpy()
+    out = _localise(pd.Series(naive, index=values.index))
+    return out, present & out.isna().to_numpy()
+
+
 def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse a column of field-export timestamps to Asia/Shanghai local time.
 
@@ -298,6 +334,11 @@ def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         out = _localise(naive)
         return out, (~np.isnan(nums)) & out.isna().to_numpy()
 
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return _parse_str_datetimes(values)
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return _parse_str_datetimes(values.astype("str"))
+
     codes, uniq = _factorized(values)
     prepared = np.empty(len(uniq), dtype=object)
     bad_u = np.zeros(len(uniq), dtype=bool)
@@ -318,10 +359,10 @@ def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         naive_u[is_text] = _parse_text_datetimes(pd.Series(prepared[is_text], dtype=str)).to_numpy()
     aware_u = _localise(naive_u)
     bad_u = bad_u | aware_u.isna().to_numpy()
-    taken = aware_u.to_numpy()
     result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
     present = codes >= 0
-    result[present] = aware_u.dt.tz_localize(None).to_numpy()[codes[present]] if len(taken) else []
+    if len(aware_u):
+        result[present] = aware_u.dt.tz_localize(None).to_numpy()[codes[present]]
     out = pd.Series(result, index=values.index).dt.tz_localize(TIMEZONE).astype(TIMESTAMP_DTYPE)
     bad = np.zeros(len(values), dtype=bool)
     bad[present] = bad_u[codes[present]]
