@@ -77,6 +77,9 @@ class TrainResult:
         Labelled rows of the weekly frame.
     window : dict of str to str
         ISO dates: first/last as-of date, per block of the final model.
+    scored : DataFrame
+        Pooled test rows: keys, jurisdiction, ``label``, ``fold`` and one score
+        column per scorer (in memory only; never logged: it holds household ids).
     """
 
     run_id: str
@@ -87,6 +90,7 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     n_rows: int = 0
     window: dict[str, str] = field(default_factory=dict)
+    scored: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def comparison_table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle: one row per metric, one column per scorer.
@@ -625,6 +629,7 @@ def run_training(
         timings=stage.timings,
         n_rows=len(frame),
         window=window,
+        scored=scored,
     )
 
 

@@ -1,0 +1,256 @@
+"""The training run end to end on a small synthetic warehouse, into a tmp MLflow store.
+
+Invariants: one run holds params, metrics and artifacts without personal data; the
+new version carries alias ``challenger``; same warehouse and seed give an identical
+booster; labels shuffled through the whole path give a test ROC AUC of about 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import features.build
+from features.contract import TIMEZONE
+from revisit.cli import app
+from tests.warehouse_factory import random_warehouse, write_warehouse
+from training.config import TrainConfig
+from training.train import (
+    TrainingError,
+    run_training,
+    training_as_of_dates,
+    warehouse_hash,
+)
+
+N_HOUSEHOLDS = 400
+SMALL = {
+    "n_bootstrap": 20,
+    "shap_sample": 200,
+    "splits": {"n_folds": 2, "test_weeks": 4, "val_weeks": 4},
+    "lightgbm": {
+        "n_estimators": 200,
+        "early_stopping_rounds": 20,
+        "min_child_samples": 20,
+        "n_jobs": 1,
+    },
+}
+
+
+def _home(root: Path, seed: int = 1) -> Path:
+    home = root / "home"
+    visits, incidents = random_warehouse(
+        seed, n_households=N_HOUSEHOLDS, days=400, visits_per_household=10, planted_signal=True
+    )
+    write_warehouse(home, visits, incidents)
+    # a simulator-style oracle for every household and Monday (random: plumbing only)
+    mondays = pd.date_range("2023-12-25", "2025-03-03", freq="W-MON", tz=TIMEZONE)
+    ids = visits["household_id"].unique()
+    rng = np.random.default_rng(seed)
+    oracle = pd.DataFrame(
+        {
+            "household_id": pd.array(np.repeat(ids, len(mondays)), dtype="str"),
+            "as_of": np.tile(mondays, len(ids)),
+            "oracle_prob": rng.uniform(0, 0.3, len(ids) * len(mondays)),
+        }
+    )
+    (home / "ground_truth").mkdir()
+    oracle.to_parquet(home / "ground_truth" / "oracle.parquet")
+    (home / "train.toml").write_text(
+        "n_bootstrap = 20\nshap_sample = 200\n[splits]\nn_folds = 2\n"
+        "[lightgbm]\nn_estimators = 200\nearly_stopping_rounds = 20\nmin_child_samples = 20\nn_jobs = 1\n"
+    )
+    return home
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One `revisit train` through the CLI, then `revisit promote`."""
+    home = _home(tmp_path_factory.mktemp("run"))
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("MLFLOW_TRACKING_URI", "REVISIT_HOME", "REVISIT_MODEL_NAME"):
+            mp.delenv(var, raising=False)
+        runner = CliRunner()
+        train = runner.invoke(
+            app, ["train", "--home", str(home), "--config", str(home / "train.toml")]
+        )
+        promote = runner.invoke(app, ["promote", "--home", str(home)])
+    uri = f"sqlite:///{home.resolve() / 'mlflow.db'}"
+    yield {"home": home, "uri": uri, "train": train, "promote": promote}
+
+
+def test_cli_train_prints_timings_comparison_and_how_to_review(trained: dict) -> None:
+    result = trained["train"]
+    assert result.exit_code == 0, result.output
+    for text in (
+        "build features",
+        "lightgbm",
+        "hand_rule",
+        "oracle",
+        "precision_at_5pct",
+        "make mlflow-ui",
+        "version 1",
+    ):
+        assert text in result.output
+
+
+def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dict) -> None:
+    client = mlflow.MlflowClient(trained["uri"])
+    experiment = client.get_experiment_by_name("revisit")
+    assert experiment is not None
+    assert experiment.artifact_location.startswith("file://")
+    assert experiment.artifact_location.endswith("mlartifacts")
+    (run,) = client.search_runs([experiment.experiment_id])
+    params, metrics = run.data.params, run.data.metrics
+    assert params["warehouse_sha256"] == warehouse_hash(trained["home"])
+    assert params["seed"] == "0" and params["horizon_days"] == "30"
+    assert (
+        "git_commit" in params
+        and params["window.as_of_first"] <= params["window.final_validation_end"]
+    )
+    for model in ("lightgbm", "logistic", "hand_rule", "oracle"):
+        assert 0.0 <= metrics[f"test.{model}.roc_auc"] <= 1.0
+        assert f"fold1.{model}.precision_at_5pct" in metrics
+    low, high = (
+        metrics["test.lightgbm.precision_at_5pct.ci_low"],
+        metrics["test.lightgbm.precision_at_5pct.ci_high"],
+    )
+    assert low <= metrics["test.lightgbm.precision_at_5pct"] <= high
+    assert "test.lightgbm.lift_precision_at_5pct" in metrics
+    assert "test.lightgbm.oracle_share_precision_at_5pct" in metrics
+    # the planted signal is learnt: far better than chance and than the hand rule
+    assert metrics["test.lightgbm.roc_auc"] > 0.75
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    for name in (
+        "model_card.md", "metrics_test.csv", "feature_importance.png", "shap_summary.png",
+        "bias_audit_county.csv", "bias_audit_township.csv", "bias_audit_township.png",
+    ):  # fmt: skip
+        assert name in artifacts, sorted(artifacts)
+    card = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="model_card.md", tracking_uri=trained["uri"]
+        )
+    ).read_text()
+    for section in (
+        "## Intended use",
+        "## Data",
+        "## Evaluation",
+        "## Limits",
+        "## Bias audit",
+        "hand_rule",
+        "oracle",
+    ):
+        assert section in card
+    visits, _ = random_warehouse(
+        1, n_households=N_HOUSEHOLDS, days=400, visits_per_household=10, planted_signal=True
+    )
+    logged = " ".join([*params.values(), *run.data.tags.values(), card])
+    assert not any(hid in logged for hid in visits["household_id"].unique()[:50])
+
+
+def test_version_is_challenger_with_window_tags_and_promote_moves_champion(trained: dict) -> None:
+    client = mlflow.MlflowClient(trained["uri"])
+    challenger = client.get_model_version_by_alias("household-escalation", "challenger")
+    assert str(challenger.version) == "1"
+    for tag in (
+        "training_window",
+        "last_training_as_of",
+        "horizon_days",
+        "test.lightgbm.precision_at_5pct",
+    ):
+        assert tag in challenger.tags
+    assert trained["promote"].exit_code == 0, trained["promote"].output
+    assert str(client.get_model_version_by_alias("household-escalation", "champion").version) == "1"
+    mlflow.set_tracking_uri(trained["uri"])
+    model = mlflow.pyfunc.load_model("models:/household-escalation@champion")
+    assert model.unwrap_python_model().model.booster_ is not None
+
+
+def test_empty_warehouse_is_a_plain_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(TrainingError, match="is empty: run revisit ingest first"):
+        run_training(
+            home=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+            artifact_location=str(tmp_path / "a"), config=TrainConfig(), ground_truth_dir=None,
+        )  # fmt: skip
+    result = CliRunner().invoke(app, ["train", "--home", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "run revisit ingest first" in result.output and "Traceback" not in result.output
+
+
+def test_as_of_dates_are_mondays_with_fully_observed_horizon() -> None:
+    visits, incidents = random_warehouse(2, n_households=30, days=200)
+    dates = training_as_of_dates(visits, incidents, TrainConfig())
+    latest = max(visits["recorded_at"].max(), incidents["recorded_at"].max())
+    assert dates and all(d.weekday() == 0 and d == d.normalize() for d in dates)
+    assert str(dates[0].tz) == TIMEZONE
+    assert dates[-1] + pd.Timedelta(days=30) <= latest.normalize() + pd.Timedelta(days=1)
+    assert dates[0] >= visits["visited_at"].min().normalize() + pd.Timedelta(days=90)
+
+
+def _shuffle_labels(seed: int):
+    real = features.build.build_features
+
+    def shuffled(*args, **kwargs):
+        frame = real(*args, **kwargs)
+        rng = np.random.default_rng(seed)
+        labelled = frame.index[frame["label"].notna()]
+        frame.loc[labelled, "label"] = frame.loc[labelled, "label"].to_numpy()[
+            rng.permutation(len(labelled))
+        ]
+        return frame
+
+    return shuffled
+
+
+def _kw(home: Path, tmp_path: Path) -> dict:
+    return {
+        "home": home,
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "artifact_location": str(tmp_path / "art"),
+        "config": TrainConfig.model_validate(SMALL),
+        "ground_truth_dir": None,
+        "progress": False,
+    }
+
+
+def test_leakage_canary_shuffled_labels_through_the_whole_path_give_chance_auc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained: dict
+) -> None:
+    monkeypatch.setattr(features.build, "build_features", _shuffle_labels(seed=7))
+    canary = run_training(**_kw(_home(tmp_path), tmp_path))
+    m = canary.metrics
+    auc = float(m.loc[(m["model"] == "lightgbm") & (m["metric"] == "roc_auc"), "value"].iloc[0])
+    positives = int(canary.scored["label"].sum())
+    negatives = len(canary.scored) - positives
+    assert positives > 30 and negatives > 30
+    # null standard error of ROC AUC (Hanley & McNeil 1982, eq. 1 with A = 0.5)
+    se = math.sqrt((positives + negatives + 1) / (12 * positives * negatives))
+    assert abs(auc - 0.5) < 4 * se, (auc, se)
+    # the genuine run on the same warehouse is far outside that band
+    client = mlflow.MlflowClient(trained["uri"])
+    experiment = client.get_experiment_by_name("revisit")
+    assert experiment is not None
+    (genuine,) = client.search_runs([experiment.experiment_id])
+    assert genuine.data.metrics["test.lightgbm.roc_auc"] > 0.5 + 8 * se
+
+
+@pytest.mark.slow
+def test_same_warehouse_and_seed_give_identical_booster_and_metrics(tmp_path: Path) -> None:
+    kw = _kw(_home(tmp_path), tmp_path)
+    first, second = run_training(**kw), run_training(**kw)
+    mlflow.set_tracking_uri(kw["tracking_uri"])
+
+    def booster(version: str) -> str:
+        loaded = mlflow.pyfunc.load_model(f"models:/household-escalation/{version}")
+        return loaded.unwrap_python_model().model.booster_.model_to_string()
+
+    assert (first.version, second.version) == ("1", "2")
+    assert booster("1") == booster("2")
+    pd.testing.assert_frame_equal(first.metrics, second.metrics)
