@@ -278,3 +278,22 @@ def test_family_disputes_peak_at_the_spring_festival() -> None:
     assert int(np.argmax(season[0])) == 28  # 2025-01-29
     land_peaks = season[2][[99, 267]]
     assert (land_peaks > 1.4).all() and season[2][180] < 1.1
+
+
+def test_ingestion_accepts_xlsx_exports_with_exactly_the_injected_counts(tmp_path: Path) -> None:
+    ingest = pytest.importorskip("features.ingest")
+    out = tmp_path / "xlsx"
+    config = SimulationConfig(
+        households=400,
+        start=START,
+        end=dt.date(2025, 2, 28),
+        seed=5,
+        fmt="xlsx",
+        duplicate_rate=0.02,
+        malformed_rate=0.02,
+    )
+    files = simulate(config, out).manifest["files"]
+    assert sum(f["malformed"] for f in files.values()) > 0
+    report = ingest.ingest_paths(sorted(out.glob("*.xlsx")), tmp_path / "home", None)
+    got = {Path(str(f.file)).name: (f.read, f.quarantined, f.duplicates) for f in report.files}
+    assert got == {k: (v["rows"], v["malformed"], v["duplicates"]) for k, v in files.items()}
