@@ -599,8 +599,9 @@ def build_features(
 
         iterator = tqdm(dates, desc="as-of dates", unit="date")
     parts: list[
-        tuple[pd.Timestamp, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+        tuple[pd.Timestamp, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     ] = []
+    float_names = [k for k in names if k != "context_all_household_type"]
     for ts in iterator:
         t = int(ts.value)
         cohort, f, htype, village = _features_at(v, inc, n, t)
@@ -609,7 +610,7 @@ def build_features(
             (
                 ts,
                 cohort,
-                {k: f[k][cohort] for k in names if k in f},
+                np.stack([f[k][cohort] for k in float_names]) if float_names else np.empty((0, 0)),
                 htype[cohort],
                 village[cohort],
                 labels[cohort],
@@ -632,16 +633,26 @@ def build_features(
     }
     for col in JURISDICTION_COLUMNS:
         data[col] = pd.array(geo[col].to_numpy()[village_codes], dtype="str")
-    for name in names:
-        if name == "context_all_household_type":
-            codes = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, np.int64)
-            data[name] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_HTYPES))
-        else:
-            data[name] = np.concatenate([p[2][name] for p in parts]).astype(np.float64, copy=False)
+    # One (n_features, n_rows) float block, filled once: the frame takes it without a copy.
+    block = np.empty((len(float_names), len(rows)), dtype=np.float64)
+    offset = 0
+    for k, part in enumerate(parts):
+        block[:, offset : offset + len(part[1])] = part[2]
+        offset += len(part[1])
+        parts[k] = (part[0], part[1], np.empty((0, 0)), part[3], part[4], part[5])
+    codes = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, np.int64)
+    household_type = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_HTYPES))
+    frame = pd.DataFrame(block.T, columns=float_names, copy=False)
+    for pos, (col, values) in enumerate(data.items()):
+        frame.insert(pos, col, values)
+    frame.insert(
+        len(data) + names.index("context_all_household_type"),
+        "context_all_household_type",
+        pd.Series(household_type),
+    )
     if with_labels:
         lab = np.concatenate([p[5] for p in parts]) if parts else np.empty(0, np.int8)
-        data[LABEL_COLUMN] = pd.Series(lab, dtype="Int8").mask(lab < 0).array
-    frame = pd.DataFrame(data)
+        frame[LABEL_COLUMN] = pd.Series(lab, dtype="Int8").mask(lab < 0).array
     frame.index = pd.RangeIndex(len(frame))
     logger.info(
         "built %d feature rows for %d as-of dates (%d households known)", len(frame), len(dates), n

@@ -138,7 +138,7 @@ def _generate() -> dict[str, FeatureSpec]:
             "visits",
             w,
             "share_nobody_met",
-            f"Share in [0, 1] of approved visits {_WIN_EN[w]} where nobody was met (NaN when none).",
+            f"Share in [0, 1] of approved visits {_WIN_EN[w]} with persons_met recorded where nobody was met (NaN when none).",
             f"nobody met at {{value:.0%}} of visits {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}{{value:.0%}}的走访未见到人",
         )
