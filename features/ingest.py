@@ -304,12 +304,109 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+class _SentinelTail:
+    """Binary stream: the bytes of ``path`` followed by ``tail`` (read by pyarrow)."""
+
+    def __init__(self, path: Path, tail: bytes) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by pyarrow / close()
+        self._tail = tail
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        if size < 0 or len(data) < size:
+            extra = self._tail if size < 0 else self._tail[: size - len(data)]
+            self._tail = self._tail[len(extra) :]
+            data += extra
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+        self.closed = True
+
+
+#: Value of every cell of the sentinel row appended after a CSV export (see _read_csv_arrow).
+_SENTINEL: Final = "__revisit_end_of_export_sentinel__"
+
+
+def _read_csv_arrow(path: Path, encoding: str) -> list[pd.DataFrame] | None:
+    """Read a CSV export with pyarrow's multi-threaded reader, as the pandas reader would.
+
+    Gives the same chunks (``CSV_CHUNK_ROWS`` rows, same index, dtype ``str``,
+    ``NaN`` for empty fields) as ``pd.read_csv(dtype=str, keep_default_na=False,
+    na_values=[""], skip_blank_lines=False, chunksize=CSV_CHUNK_ROWS)`` for a
+    regular file. Returns ``None`` — and the caller falls back to the pandas
+    reader — for anything irregular: blank or short/long lines, duplicate or
+    empty headers, a header that pandas would read differently, an empty table
+    or any reader error.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        names = [str(c) for c in pd.read_csv(path, encoding=encoding, nrows=0, dtype=str).columns]
+        if (
+            not names
+            or len(set(names)) != len(names)
+            or any(n.startswith("Unnamed: ") for n in names)
+        ):
+            return None
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() == 0:
+                return None
+            fh.seek(-1, 2)
+            ends_line = fh.read(1) in (b"\n", b"\r")
+        # A sentinel row after the last line: if the export ends inside a quoted field
+        # (which pandas rejects), the sentinel is swallowed and the fast path steps aside.
+        tail = ("" if ends_line else "\n") + ",".join([_SENTINEL] * len(names)) + "\n"
+        table = pacsv.read_csv(
+            _SentinelTail(path, tail.encode("ascii")),
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except Exception:  # any irregularity: the pandas reader decides (and reports it)
+        return None
+    if table.column_names != names or table.num_rows < 2:
+        return None
+    last = table.slice(table.num_rows - 1).to_pylist()[0]
+    if any(v != _SENTINEL for v in last.values()):
+        return None
+    table = table.slice(0, table.num_rows - 1)
+    if any(
+        not pa.types.is_string(t) and not pa.types.is_large_string(t) for t in table.schema.types
+    ):
+        return None
+    chunks = []
+    for start in range(0, table.num_rows, CSV_CHUNK_ROWS):
+        part = table.slice(start, CSV_CHUNK_ROWS)
+        frame = pd.DataFrame(
+            {n: pd.Series(part.column(n), dtype="str") for n in names},
+        )
+        frame.index = pd.RangeIndex(start, start + part.num_rows)
+        chunks.append(frame)
+    return chunks
+
+
 def _read_chunks(path: Path) -> Iterator[pd.DataFrame]:
     """Yield the raw export as frames of raw cells (original headers), in row order."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             encoding = detect_csv_encoding(path)
+            fast = _read_csv_arrow(path, encoding)
+            if fast is not None:
+                yield from fast
+                return
             reader = pd.read_csv(
                 path,
                 encoding=encoding,
