@@ -129,6 +129,7 @@ def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dic
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     for name in (
         "model_card.md", "metrics_test.csv", "feature_importance.png", "shap_summary.png",
+        "pr_curve.png", "precision_at_k.png", "calibration.png",
         "bias_audit_county.csv", "bias_audit_township.csv", "bias_audit_township.png",
     ):  # fmt: skip
         assert name in artifacts, sorted(artifacts)

@@ -13,7 +13,6 @@ carry dates, counts, jurisdictions and scores only.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import subprocess
 import tempfile
@@ -259,24 +258,6 @@ def _contributions(model: Any, X: pd.DataFrame) -> pd.Series:
     return pd.Series(mean_abs, index=model.feature_names_, name="mean_abs_contribution")
 
 
-def _bar_png(series: pd.Series, path: Path, *, title: str, xlabel: str, top: int = 25) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s = series.sort_values(ascending=False).head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.3 * len(s) + 1)))
-    try:
-        ax.barh(list(s.index), s.to_numpy())
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
-
-
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
@@ -415,6 +396,7 @@ def run_training(
     from features.warehouse import read_incidents, read_visits
     from models.pyfunc import log_model
     from training.model_card import render_model_card
+    from training.plots import plot_feature_importance, save_figure
     from training.splits import SplitError
 
     stage = _Stages(on_stage, progress)
@@ -556,21 +538,18 @@ def run_training(
                 name="gain",
             )
             importance.sort_values(ascending=False).to_csv(out / "feature_importance.csv")
-            _bar_png(
-                importance,
-                out / "feature_importance.png",
-                title="Feature importance (gain)",
-                xlabel="total gain",
-            )
+            save_figure(plot_feature_importance(importance), out / "feature_importance.png")
             sample = scored.sample(min(config.shap_sample, len(scored)), random_state=config.seed)
             sample_rows = frame.merge(sample[list(KEY_COLUMNS)], on=list(KEY_COLUMNS), how="inner")
             contrib = _contributions(final_model, sample_rows)
             contrib.sort_values(ascending=False).to_csv(out / "shap_summary.csv")
-            _bar_png(
-                contrib,
+            save_figure(
+                plot_feature_importance(
+                    contrib,
+                    kind="mean |SHAP|",
+                    title=f"Mean |contribution| (log-odds) on {len(sample_rows)} test rows",
+                ),
                 out / "shap_summary.png",
-                title=f"Mean |contribution| on {len(sample_rows)} test rows",
-                xlabel="mean |contribution| (log-odds)",
             )
             audit_tables = _audit_and_plots(scored, scorers, config, out)
             card = render_model_card(
@@ -651,6 +630,7 @@ def _audit_and_plots(
     each as-of date of the pooled test rows; groups are counties and townships.
     """
     from training.audit import bias_audit
+    from training.plots import plot_disparities, save_figure
 
     frame = scored.copy()
     frame["selected"] = _top_share_per_date(frame, MODEL, config.headline_share)
@@ -664,40 +644,31 @@ def _audit_and_plots(
             score_col=MODEL,
         )
         table.to_csv(out / f"bias_audit_{attribute}.csv", index=False)
-        _audit_png(table, out / f"bias_audit_{attribute}.png", attribute)
+        save_figure(
+            plot_disparities(table, attribute=attribute), out / f"bias_audit_{attribute}.png"
+        )
         audits[attribute] = table
     _plots(frame, scorers, config, out)
     return audits
 
 
-def _audit_png(table: pd.DataFrame, path: Path, attribute: str) -> None:
-    """Disparity of each rate per group, with the [0.8, 1.25] band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = [c for c in table.columns if c.endswith("_disparity")]
-    shown = table.head(30)
-    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.3 * len(shown) * max(1, len(cols)) / 3 + 1)))
-    try:
-        y = np.arange(len(shown))
-        height = 0.8 / max(1, len(cols))
-        for i, col in enumerate(cols):
-            ax.barh(y + i * height, shown[col].astype("float64").to_numpy(), height, label=col)
-        ax.axvline(0.8, color="grey", linestyle="--")
-        ax.axvline(1.25, color="grey", linestyle="--")
-        ax.set_yticks(y + 0.4 - height / 2)
-        ax.set_yticklabels(shown["group"].astype(str).tolist())
-        ax.set_xlabel("disparity vs reference group (ratio)")
-        ax.set_title(f"Bias audit by {attribute} (flag outside [0.8, 1.25])")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
-
-
 def _plots(frame: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Path) -> None:
-    """PR, precision@k and calibration figures from :mod:`training.plots`."""
-    json.dumps({})
+    """PR, precision@k and calibration figures (:mod:`training.plots`) into ``out``."""
+    from training.plots import (
+        plot_calibration,
+        plot_precision_at_k,
+        plot_precision_recall,
+        save_figure,
+    )
+
+    y = frame[LABEL_COLUMN].to_numpy()
+    scores = {name: frame[name].to_numpy(dtype="float64") for name in scorers}
+    probs = {name: v for name, v in scores.items() if name != HAND_RULE}
+    save_figure(plot_precision_recall(y, scores), out / "pr_curve.png")
+    save_figure(
+        plot_precision_at_k(
+            y, scores, as_of=frame["as_of"].to_numpy(), tiebreak=frame["household_id"].to_numpy()
+        ),
+        out / "precision_at_k.png",
+    )
+    save_figure(plot_calibration(y, probs), out / "calibration.png")
