@@ -22,6 +22,7 @@ columns.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -397,6 +398,72 @@ def _read_csv_arrow(path: Path, encoding: str) -> list[pd.DataFrame] | None:
     return chunks
 
 
+def _xlsx_column(cells: Sequence[Any], na_values: set[Any]) -> np.ndarray:
+    """One sheet column as ``read_excel(engine="calamine", dtype=object)`` gives it.
+
+    Cells are converted like pandas' calamine reader (integral floats -> int,
+    dates -> datetime), then NA spellings become NaN and equal values share one
+    object, as pandas' parser does (``sanitize_objects``).
+    """
+    from pandas._libs import parsers as libparsers  # type: ignore[attr-defined]
+
+    values = np.empty(len(cells), dtype=object)
+    values[:] = cells
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind not in ("string", "datetime", "empty"):
+        for i, v in enumerate(values):
+            if isinstance(v, float):
+                if v.is_integer():
+                    values[i] = int(v)
+            elif isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+                values[i] = dt.datetime(v.year, v.month, v.day)
+    libparsers.sanitize_objects(values, na_values)
+    return values
+
+
+def _read_xlsx_calamine(path: Path) -> pd.DataFrame | None:
+    """Read the first sheet with python-calamine, as ``pd.read_excel(..., dtype=object)`` would.
+
+    Skips pandas' per-cell Python parser. Returns ``None`` — and the caller
+    falls back to ``pd.read_excel`` — for a sheet whose header row is not
+    plain, distinct, non-empty text (pandas would rename such headers), an
+    empty sheet, or any reader error.
+    """
+    try:
+        # pandas' own NA spellings of read_excel (keep_default_na=True), as its parser uses them.
+        from pandas.io.parsers.readers import _clean_na_values  # type: ignore[attr-defined]
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(str(path))
+        try:
+            rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        finally:
+            book.close()
+        na_strings, na_floats = _clean_na_values(None, keep_default_na=True)
+    except Exception:  # the pandas reader decides (and reports it)
+        return None
+    if len(rows) < 2:
+        return None
+    header = [h for h in rows[0] if isinstance(h, str) and h]
+    if (
+        not header
+        or len(header) != len(rows[0])
+        or len(set(header)) != len(header)
+        or header[0].startswith("\ufeff")
+        or any(len(r) != len(header) for r in rows)
+    ):
+        return None
+    na_values = set(na_strings) | set(na_floats)
+    columns = list(zip(*rows[1:], strict=True))
+    return pd.DataFrame(
+        {
+            h: pd.Series(_xlsx_column(c, na_values), dtype=object, copy=False)
+            for h, c in zip(header, columns, strict=True)
+        },
+        index=pd.RangeIndex(len(rows) - 1),
+    )
+
+
 def _read_chunks(path: Path) -> Iterator[pd.DataFrame]:
     """Yield the raw export as frames of raw cells (original headers), in row order."""
     suffix = path.suffix.lower()
@@ -419,7 +486,10 @@ def _read_chunks(path: Path) -> Iterator[pd.DataFrame]:
             with reader:
                 yield from reader
         elif suffix == ".xlsx":
-            yield pd.read_excel(path, engine="calamine", sheet_name=0, dtype=object)
+            sheet = _read_xlsx_calamine(path)
+            if sheet is None:
+                sheet = pd.read_excel(path, engine="calamine", sheet_name=0, dtype=object)
+            yield sheet
         elif suffix == ".parquet":
             yield pd.read_parquet(path)
         else:
