@@ -199,6 +199,16 @@ def _from_serial(days: np.ndarray) -> np.ndarray:
     return out
 
 
+def _as_ns(ts: pd.Series) -> pd.Series:
+    """Naive datetimes of any unit -> datetime64[ns]; NaT outside the ns range (years 1677-2262).
+
+    ``pd.to_datetime`` reads e.g. ``0001-01-01`` or ``-1`` at a coarser unit; casting
+    such a value to ns would raise instead of flagging the cell.
+    """
+    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    return ts.where(ts.isna() | ((ts >= lo) & (ts <= hi))).astype("datetime64[ns]")
+
+
 def _parse_text_datetimes(text: pd.Series) -> pd.Series:
     """Parse distinct date strings (no missing values) to naive datetime64[ns] (NaT = bad)."""
     text = text.astype(str).str.strip()
@@ -206,7 +216,7 @@ def _parse_text_datetimes(text: pd.Series) -> pd.Series:
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     if offset.any():
         aware = pd.to_datetime(text[offset], format="ISO8601", errors="coerce", utc=True)
-        parsed[offset] = aware.dt.tz_convert(TIMEZONE).dt.tz_localize(None).to_numpy()
+        parsed[offset] = _as_ns(aware.dt.tz_convert(TIMEZONE).dt.tz_localize(None)).to_numpy()
     if (~offset).any():
         try:
             naive = pd.to_datetime(text[~offset], format="ISO8601", errors="coerce")
@@ -214,7 +224,7 @@ def _parse_text_datetimes(text: pd.Series) -> pd.Series:
             naive = pd.Series(pd.NaT, index=text[~offset].index, dtype="datetime64[ns]")
         if getattr(naive.dt, "tz", None) is not None:
             naive = naive.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
-        parsed[~offset] = naive.astype("datetime64[ns]").to_numpy()
+        parsed[~offset] = _as_ns(naive).to_numpy()
     todo = parsed.isna().to_numpy()
     if todo.any():
         # Leftovers (Excel serials, 2024年1月5日 forms, malformed text) are parsed once per
@@ -249,7 +259,7 @@ def _parse_cjk_datetimes(text: pd.Series) -> pd.Series:
             "second": pd.to_numeric(time[2].fillna(time[3]), errors="coerce").fillna(0),
         }
     )
-    out = pd.to_datetime(parts, errors="coerce").astype("datetime64[ns]")
+    out = _as_ns(pd.to_datetime(parts, errors="coerce"))
     # Trailing text that is not a time makes the whole cell unparseable.
     clock_bad = ((parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)).to_numpy()
     return out.mask((has_rest & ~time_ok) | clock_bad)
