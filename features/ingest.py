@@ -917,9 +917,10 @@ def _merge_into_warehouse(
         return
     added = new[fresh]
     combined = pd.concat([existing, added], ignore_index=True)
-    combined["_order"] = np.arange(len(combined))
-    combined = combined.sort_values(["recorded_at", "_order"], kind="stable")
-    combined = combined.drop_duplicates(id_col, keep="last")
+    if not combined[id_col].is_unique:  # same-id conflicts: the later recorded_at wins
+        combined["_order"] = np.arange(len(combined))
+        combined = combined.sort_values(["recorded_at", "_order"], kind="stable")
+        combined = combined.drop_duplicates(id_col, keep="last")
     combined = combined.sort_values([TABLE_EVENT_TIME[table], id_col], kind="stable")
     write_table(home, table, combined)
     ledger = pd.concat([known, keys[fresh]], ignore_index=True).drop_duplicates()
