@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import typer
@@ -11,8 +12,14 @@ from revisit.cli._common import HomeOption, configure_logging, fail, settings_fo
 
 
 def _quiet_mlflow() -> None:
+    """Keep the terminal to Revisit's own lines: mlflow/alembic chatter and font warnings off."""
+    import mlflow  # noqa: F401  (mlflow configures its loggers on import: quiet them after)
+
     for name in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # county/township names in Chinese on the audit figures; the default font lacks the glyphs
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+    warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method")
 
 
 ConfigOption = typer.Option(None, "--config", help="Training configuration (TOML, JSON or YAML).")
