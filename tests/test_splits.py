@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from training.config import ConfigError, TrainConfig, load_config
 from training.splits import SplitError, final_split, rolling_origin_splits
@@ -91,3 +93,36 @@ def test_config_loads_toml_overrides_and_rejects_unknown_keys(tmp_path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets=st.sets(st.integers(min_value=0, max_value=120), min_size=1, max_size=90),
+    horizon=st.integers(min_value=1, max_value=60),
+    n_folds=st.integers(min_value=1, max_value=4),
+    weeks=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
+)
+def test_no_crossing_holds_for_any_irregular_set_of_weeks(
+    offsets: set[int], horizon: int, n_folds: int, weeks: tuple[int, int, int]
+) -> None:
+    dates = [
+        pd.Timestamp("2024-01-01", tz="Asia/Shanghai") + pd.Timedelta(weeks=w) for w in offsets
+    ]
+    test_weeks, val_weeks, min_train = weeks
+    h = pd.Timedelta(days=horizon)
+    try:
+        folds = rolling_origin_splits(
+            dates, horizon_days=horizon, n_folds=n_folds, test_weeks=test_weeks,
+            val_weeks=val_weeks, min_train_weeks=min_train,
+        )  # fmt: skip
+    except SplitError:
+        return
+    assert 1 <= len(folds) <= n_folds
+    seen_test: set[pd.Timestamp] = set()
+    for fold in folds:
+        assert len(fold.train) >= min_train and len(fold.validation) == val_weeks
+        assert max(fold.train) + h <= min(fold.validation)
+        assert max(fold.validation) + h <= min(fold.test)
+        assert seen_test.isdisjoint(fold.test)
+        seen_test.update(fold.test)
+        assert set(fold.train) | set(fold.validation) | set(fold.test) <= set(dates)

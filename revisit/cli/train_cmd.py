@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
         """Train the escalation model, compare it with baselines, register a `challenger`."""
         configure_logging(logging.WARNING)
         _quiet_mlflow()
+        from mlflow.exceptions import MlflowException
+
         from training.baselines import BaselineError, resolve_ground_truth_dir
         from training.config import ConfigError, load_config
         from training.train import TrainingError, run_training
@@ -83,6 +85,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as err:  # domain errors of features/models/metrics are ValueErrors
             fail(f"training failed: {err}")
             return
+        except MlflowException as err:
+            fail(f"the MLflow store at {settings.tracking_uri} refused the run: {err.message}")
+            return
         typer.echo(f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks):")
         typer.echo(result.comparison_table().to_string())
         typer.echo(
@@ -99,6 +104,8 @@ def register(app: typer.Typer) -> None:
         """Move `champion` to a version that beats the hand rule on test precision@k."""
         configure_logging(logging.WARNING)
         _quiet_mlflow()
+        from mlflow.exceptions import MlflowException
+
         from training.registry import PromotionRefused, RegistryError
         from training.registry import promote as promote_version
 
@@ -114,6 +121,9 @@ def register(app: typer.Typer) -> None:
             return
         except RegistryError as err:
             fail(str(err))
+            return
+        except MlflowException as err:
+            fail(f"the MLflow store at {settings.tracking_uri} could not be read: {err.message}")
             return
         typer.echo(
             f"{result.model_name} version {result.version} is now 'champion' "
