@@ -255,3 +255,19 @@ def test_same_warehouse_and_seed_give_identical_booster_and_metrics(tmp_path: Pa
     assert (first.version, second.version) == ("1", "2")
     assert booster("1") == booster("2")
     pd.testing.assert_frame_equal(first.metrics, second.metrics)
+
+
+def test_cli_train_rejects_bad_config_and_missing_ground_truth_in_plain_words(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("horizon_days = -3\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--home", str(tmp_path), "--config", str(bad)])
+    assert result.exit_code == 1
+    assert "invalid training configuration in 'bad.toml'" in result.output
+    result = runner.invoke(
+        app, ["train", "--home", str(tmp_path), "--ground-truth", str(tmp_path / "nowhere")]
+    )
+    assert result.exit_code == 1
+    assert "expected oracle.parquet" in result.output and "Traceback" not in result.output
