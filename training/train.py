@@ -239,6 +239,8 @@ def _experiment_id(client: Any, artifact_location: str) -> str:
         artifact_location = local.resolve().as_uri()
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":  # deleted in the UI: bring it back
+            client.restore_experiment(experiment.experiment_id)
         return str(experiment.experiment_id)
     return str(client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location))
 
