@@ -269,6 +269,10 @@ def pseudonymous_household_id(id_number: str, secret: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+#: Folder of the simulator's ground truth, skipped when a folder is scanned.
+GROUND_TRUTH_DIRNAME = "ground_truth"
+
+
 def discover_files(paths: Sequence[Path]) -> list[Path]:
     """Expand folders into their supported files (sorted), keep files as given.
 
@@ -276,7 +280,9 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
     ----------
     paths : sequence of Path
         Files or folders (scanned recursively for .xlsx, .csv, .parquet;
-        Excel lock files ``~$*`` are skipped).
+        Excel lock files ``~$*`` are skipped, and so is any folder named
+        ``ground_truth``: the simulator's evaluation-only truth must never
+        enter the warehouse).
 
     Returns
     -------
@@ -296,6 +302,7 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
                 if f.is_file()
                 and f.suffix.lower() in SUPPORTED_SUFFIXES
                 and not f.name.startswith(("~$", "."))
+                and GROUND_TRUTH_DIRNAME not in f.relative_to(p).parts
             )
             out.extend(found)
         elif p.exists():

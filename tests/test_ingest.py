@@ -219,3 +219,15 @@ def test_cli_ingest_of_unreadable_file_fails_without_traceback(tmp_path: Path) -
     assert result.exit_code == 1
     assert "visits_missing_visited_at.csv" in result.output
     assert "Traceback" not in result.output
+
+
+def test_scanning_a_simulation_folder_never_ingests_its_ground_truth(tmp_path: Path) -> None:
+    from features.ingest import discover_files
+
+    (tmp_path / "ground_truth").mkdir()
+    pd.DataFrame({"household_id": ["h1"], "oracle_prob": [0.5]}).to_parquet(
+        tmp_path / "ground_truth" / "oracle.parquet"
+    )
+    export = tmp_path / "visits_2024-01.csv"
+    export.write_text("走访编号\n1\n", encoding="utf-8")
+    assert discover_files([tmp_path]) == [export]
