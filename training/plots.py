@@ -5,12 +5,24 @@ object-oriented API on an explicit Agg canvas, inside the function: nothing is
 configured at import time, no global ``pyplot`` state or backend is touched,
 and figures are not kept alive by a pyplot registry (safe in threads and
 servers). Save them with :func:`save_figure` (or ``mlflow.log_figure``).
+
+County and township names are Chinese (e.g. 屯智街道) and matplotlib's
+default font (DejaVu Sans) has no CJK glyphs. When matplotlib's font manager
+knows a font covering the characters (Noto Sans/Serif CJK, Source Han,
+WenQuanYi, AR PL, ...), group labels read "Tunzhi Jiedao (屯智街道)" and that
+font is used as a per-glyph fallback; otherwise (e.g. on CI) they read
+"Tunzhi Jiedao" (Hanyu Pinyin from :mod:`pypinyin`, without tones). Any
+character neither font can draw becomes "?", so no figure ever shows empty
+glyph boxes or emits missing-glyph warnings.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +46,223 @@ _RATE_NAMES = {
 
 class PlotInputError(ValueError):
     """Data given to a plotting function cannot be drawn."""
+
+
+# Families known to cover the Han characters of Chinese place names, most preferred first
+# (matched case-insensitively as prefixes of the family names matplotlib's font manager lists).
+CJK_FAMILY_PREFIXES: tuple[str, ...] = (
+    "noto sans cjk",
+    "noto sans sc",
+    "noto serif cjk",
+    "noto serif sc",
+    "source han sans",
+    "source han serif",
+    "wenquanyi",
+    "wqy",
+    "ar pl",
+    "sarasa",
+    "droid sans fallback",
+    "microsoft yahei",
+    "simhei",
+    "simsun",
+    "pingfang",
+    "hiragino sans gb",
+    "heiti",
+    "songti",
+)
+# Suffixes of Chinese administrative units, longest first: romanised as a separate word
+# ("屯智街道" -> "Tunzhi Jiedao", "兴义市" -> "Xingyi Shi"), as in GB/T 17693 style names.
+_ADMIN_SUFFIXES: tuple[str, ...] = (
+    "自治县",
+    "自治州",
+    "自治区",
+    "自治旗",
+    "开发区",
+    "管委会",
+    "居委会",
+    "村委会",
+    "街道",
+    "社区",
+    "新区",
+    "市",
+    "县",
+    "区",
+    "镇",
+    "乡",
+    "村",
+    "州",
+    "旗",
+    "省",
+)
+_CJK_PROBE = "中文县市区镇乡街道村社"
+
+
+def _is_han(char: str) -> bool:
+    """Whether ``char`` is a CJK unified or compatibility ideograph."""
+    code = ord(char)
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3134F
+    )
+
+
+def _charmap(family_or_path: str) -> set[int]:
+    """Code points covered by the font matplotlib resolves for a family name or font file."""
+    from matplotlib import font_manager
+
+    path = family_or_path
+    if not Path(path).is_file():
+        path = font_manager.findfont(
+            font_manager.FontProperties(family=[family_or_path]), fallback_to_default=True
+        )
+    return set(font_manager.get_font(path).get_charmap())
+
+
+def find_cjk_font(sample: str = _CJK_PROBE) -> str | None:
+    """Family name of an installed font that draws every Han character of ``sample``.
+
+    Parameters
+    ----------
+    sample : str, default a few common Han characters (中文县市区镇乡街道村社)
+        Text whose Han characters the font must cover; other characters are ignored.
+
+    Returns
+    -------
+    str or None
+        The first family of :data:`CJK_FAMILY_PREFIXES` order that matplotlib's
+        font manager lists and whose font covers the sample, else ``None``.
+    """
+    from matplotlib import font_manager
+
+    needed = {ord(c) for c in sample if _is_han(c)} or {ord(c) for c in _CJK_PROBE}
+    entries = sorted(
+        (
+            (rank, entry.name, entry.fname)
+            for entry in font_manager.fontManager.ttflist
+            for rank, prefix in enumerate(CJK_FAMILY_PREFIXES)
+            if entry.name.lower().startswith(prefix)
+        ),
+    )
+    for _, name, fname in entries:
+        try:
+            if needed <= _charmap(fname):
+                return str(name)
+        except (OSError, RuntimeError) as err:  # unreadable font file: try the next one
+            logger.debug("font %s unreadable: %s", Path(fname).name, err)
+    return None
+
+
+def romanize(text: str) -> str:
+    """Text with every run of Han characters replaced by Hanyu Pinyin words (no tones).
+
+    A run ending in an administrative suffix (街道, 镇, 乡, 县, 市, 区, 村, 社区, ...)
+    gives two capitalised words, "屯智街道" -> "Tunzhi Jiedao"; an apostrophe
+    separates a syllable starting with a, o or e ("长安区" -> "Chang'an Qu").
+    Full-width forms are normalised first (NFKC: "（" -> "("); other characters
+    are kept.
+
+    Parameters
+    ----------
+    text : str
+        Any text, e.g. a county or township name.
+
+    Returns
+    -------
+    str
+        The romanised text; ``text`` itself when it has no Han character.
+    """
+    text = unicodedata.normalize("NFKC", str(text))
+    if not any(_is_han(c) for c in text):
+        return text
+    from pypinyin import lazy_pinyin
+
+    out = ""
+    after_han = False
+    for han, chars in groupby(text, key=_is_han):
+        run = "".join(chars)
+        if not han:
+            out += (" " if after_han and run[0].isalnum() else "") + run
+            after_han = False
+            continue
+        syllables = lazy_pinyin(run, v_to_u=True)
+        if len(syllables) != len(run):  # one syllable per Han character expected
+            syllables = [lazy_pinyin(c, v_to_u=True)[0] for c in run]
+        suffix = next((x for x in _ADMIN_SUFFIXES if run.endswith(x) and len(run) > len(x)), "")
+        cut = len(run) - len(suffix)
+        words = " ".join(_pinyin_word(w) for w in (syllables[:cut], syllables[cut:]) if w)
+        out += (" " if out[-1:].isalnum() else "") + words
+        after_han = True
+    return out
+
+
+def _pinyin_word(syllables: Sequence[str]) -> str:
+    """Syllables joined into one capitalised word, with the pinyin apostrophe before a, o, e."""
+    word = syllables[0]
+    for syllable in syllables[1:]:
+        word += ("'" if syllable[:1] in ("a", "o", "e") else "") + syllable
+    return word[:1].upper() + word[1:]
+
+
+@dataclass(frozen=True)
+class LabelFont:
+    """How a figure draws text that may hold Chinese: a CJK fallback font, or pinyin.
+
+    Attributes
+    ----------
+    cjk : str or None
+        Family of an installed CJK font (:func:`find_cjk_font`), or ``None``.
+    covered : frozenset of int
+        Code points the default font and ``cjk`` can draw together.
+    """
+
+    cjk: str | None
+    covered: frozenset[int]
+
+    @classmethod
+    def for_texts(cls, texts: Iterable[Any], cjk: str | None | bool = True) -> LabelFont:
+        """The label font of a figure showing ``texts``.
+
+        Parameters
+        ----------
+        texts : iterable
+            Every user-supplied string of the figure (group, model, feature names, titles).
+        cjk : str, None or bool, default True
+            ``True``: look for a CJK font covering ``texts`` (:func:`find_cjk_font`);
+            ``None``/``False``: pinyin only; a str: that family.
+
+        Returns
+        -------
+        LabelFont
+        """
+        sample = "".join(str(t) for t in texts)
+        family = find_cjk_font(sample) if cjk is True else (cjk or None)
+        covered = _charmap("sans-serif")
+        if family is not None:
+            covered |= _charmap(family)
+        return cls(cjk=family, covered=frozenset(covered))
+
+    @property
+    def family(self) -> list[str]:
+        """Font family list: the default sans-serif, falling back per glyph to the CJK font."""
+        return ["sans-serif", self.cjk] if self.cjk else ["sans-serif"]
+
+    def _drawable(self, text: str) -> str:
+        return "".join(c if (c.isspace() or ord(c) in self.covered) else "?" for c in text)
+
+    def text(self, value: Any) -> str:
+        """``value`` as drawn: unchanged with a CJK font, else romanised; "?" for any undrawable."""
+        raw = unicodedata.normalize("NFKC", str(value))
+        return self._drawable(raw if self.cjk else romanize(raw))
+
+    def group(self, value: Any) -> str:
+        """A group name: "Tunzhi Jiedao (屯智街道)" with a CJK font, "Tunzhi Jiedao" without."""
+        raw = unicodedata.normalize("NFKC", str(value))
+        roman = romanize(raw)
+        if self.cjk and roman != raw:
+            return self._drawable(f"{roman} ({raw})")
+        return self._drawable(roman)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -89,18 +318,19 @@ def plot_precision_recall(y: Any, scores: Mapping[str, Any], *, title: str | Non
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     yy, ss = _arrays(y, scores)
+    fonts = LabelFont.for_texts([*ss, title or ""])
     fig = _figure(6.5, 5.0)
     ax = fig.add_subplot()
     for name, s in ss.items():
         precision, recall, _ = precision_recall_curve(yy, s)
         ap = average_precision_score(yy, s)
-        ax.step(recall, precision, where="post", label=f"{name} (AP {ap:.3f})")
+        ax.step(recall, precision, where="post", label=f"{fonts.text(name)} (AP {ap:.3f})")
     ax.axhline(yy.mean(), color="grey", linestyle=":", label=f"prevalence {yy.mean():.3f}")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall (share of escalations found)")
     ax.set_ylabel("precision (share of listed rows that escalate)")
-    ax.set_title(title or "Precision-recall on the test rows")
+    ax.set_title(fonts.text(title or "Precision-recall on the test rows"), family=fonts.family)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", prop={"family": fonts.family, "size": 8})
     return fig
 
 
@@ -148,13 +378,14 @@ def plot_precision_at_k(
         raise PlotInputError(f"expected 0 < k_min < k_max <= 1, got {k_min!r}, {k_max!r}")
     yy, ss = _arrays(y, scores)
     ks = np.unique(np.geomspace(k_min, k_max, n_points))
+    fonts = LabelFont.for_texts([*ss, title or ""])
     fig = _figure(6.5, 5.0)
     ax = fig.add_subplot()
     for name, s in ss.items():
         y_, s_, d, _, t = _ranking_inputs(yy, s, as_of, None, tiebreak)
         seg = _Segmented.build(y_, s_, d, None, t)
         precision = [seg.at_k(float(k), None)[0] for k in ks]
-        ax.plot(100 * ks, precision, label=name)
+        ax.plot(100 * ks, precision, label=fonts.text(name))
     ax.axhline(yy.mean(), color="grey", linestyle=":", label=f"prevalence {yy.mean():.3f}")
     ax.set_xscale("log")
     pct_ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if k_min <= t / 100 <= k_max]
@@ -163,9 +394,9 @@ def plot_precision_at_k(
     ax.set_xlabel("capacity k (% of households listed per as-of date, log scale)")
     ax.set_ylabel("precision@k (share of listed households that escalate)")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title or "Precision at capacity k")
+    ax.set_title(fonts.text(title or "Precision at capacity k"), family=fonts.family)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(prop={"family": fonts.family, "size": 8})
     return fig
 
 
@@ -200,6 +431,7 @@ def plot_calibration(
     from training.metrics import expected_calibration_error
 
     yy, ss = _arrays(y, probs)
+    fonts = LabelFont.for_texts([*ss, title or ""])
     fig = _figure(6.5, 6.5)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
@@ -217,15 +449,17 @@ def plot_calibration(
             mean_p[ok] / count[ok],
             freq[ok] / count[ok],
             marker="o",
-            label=f"{name} (ECE {ece:.3f})",
+            label=f"{fonts.text(name)} (ECE {ece:.3f})",
         )
         left = np.arange(n_bins) / n_bins + (i + 0.5) * width
-        bottom.bar(left, count, width=width, align="edge", label=name)
+        bottom.bar(left, count, width=width, align="edge", label=fonts.text(name))
     top.set(xlim=(0, 1), ylim=(0, 1))
     top.set_ylabel("observed escalation frequency")
-    top.set_title(title or "Calibration (reliability) on the test rows")
+    top.set_title(
+        fonts.text(title or "Calibration (reliability) on the test rows"), family=fonts.family
+    )
     top.grid(alpha=0.3)
-    top.legend(fontsize=8, loc="upper left")
+    top.legend(loc="upper left", prop={"family": fonts.family, "size": 8})
     bottom.set_yscale("log")
     bottom.set_xlabel("predicted probability of escalation within the horizon")
     bottom.set_ylabel("rows per bin")
@@ -268,12 +502,18 @@ def plot_feature_importance(
     if s.empty or not np.isfinite(s.to_numpy()).all():
         raise PlotInputError(f"expected finite importances of at least one feature, got {s.size}")
     s = s.sort_values(ascending=False, kind="stable").head(top_n)[::-1]
+    fonts = LabelFont.for_texts([*map(str, s.index), kind, title or ""])
     fig = _figure(7.5, max(3.0, 0.28 * len(s) + 1.2))
     ax = fig.add_subplot()
-    ax.barh([str(i) for i in s.index], s.to_numpy(), color="tab:blue")
-    ax.set_xlabel(f"importance ({kind})")
-    ax.set_title(title or f"Feature importance ({kind}), top {len(s)}")
-    ax.tick_params(axis="y", labelsize=8)
+    ypos = np.arange(len(s))
+    ax.barh(ypos, s.to_numpy(), color="tab:blue")
+    ax.set_yticks(ypos, [fonts.text(i) for i in s.index], fontsize=8, family=fonts.family)
+    ax.set_ylim(-0.6, len(s) - 0.4)
+    ax.set_xlabel(fonts.text(f"importance ({kind})"), family=fonts.family)
+    ax.set_ylabel("feature")
+    ax.set_title(
+        fonts.text(title or f"Feature importance ({kind}), top {len(s)}"), family=fonts.family
+    )
     ax.grid(alpha=0.3, axis="x")
     return fig
 
@@ -308,7 +548,9 @@ def plot_disparities(
     -------
     Figure
         One panel per rate; bars are ratios to the reference group on a log
-        scale (so 0.8 and 1.25 are symmetric); flagged bars are red.
+        scale (so 0.8 and 1.25 are symmetric); flagged bars are red. Groups
+        are labelled "Tunzhi Jiedao (屯智街道) (n=812)" when a CJK font is
+        installed, "Tunzhi Jiedao (n=812)" otherwise (:class:`LabelFont`).
 
     Raises
     ------
@@ -332,8 +574,9 @@ def plot_disparities(
         [table[table["is_reference"]], table[~table["is_reference"]].head(max_groups - 1)]
     )
     shown = shown.iloc[::-1]
+    fonts = LabelFont.for_texts([*map(str, shown["group"]), attr, title or ""])
     labels = [
-        f"{g} (n={n}){' [ref]' if r else ''}"
+        f"{fonts.group(g)} (n={n}){' [ref]' if r else ''}"
         for g, n, r in zip(shown["group"], shown["group_size"], shown["is_reference"], strict=True)
     ]
     low, high = tolerance
@@ -359,11 +602,15 @@ def plot_disparities(
         ax.set_title(_RATE_NAMES.get(rate, rate), fontsize=10)
         ax.set_xlabel("ratio to reference group")
         ax.grid(alpha=0.3, axis="x")
-    axes[0].set_yticks(ypos, labels, fontsize=8)
+    axes[0].set_yticks(ypos, labels, fontsize=8, family=fonts.family)
+    axes[0].set_ylabel(fonts.text(f"{attr} (n = rows audited)"), family=fonts.family)
     fig.suptitle(
-        title
-        or f"Bias audit by {attr}: ratio to the reference group "
-        f"(green band [{low:g}, {high:g}]; red = flagged)"
+        fonts.text(
+            title
+            or f"Bias audit by {attr}: ratio to the reference group "
+            f"(green band [{low:g}, {high:g}]; red = flagged)"
+        ),
+        family=fonts.family,
     )
     return fig
 
