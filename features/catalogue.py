@@ -28,6 +28,31 @@ Definitions (see also ``features.build``):
   configured otherwise).
 * Counts are 0 when nothing happened; days-since and shares are missing (NaN)
   when there is nothing to measure: LightGBM handles missing values.
+
+Reasons. The model uses every feature; an officer is shown a feature as a
+reason (``FeatureSpec.reason``) only when it states a fact about the household's
+own situation that the officer can check and act on. Not reasons:
+
+* how records are kept (the ``quality`` family: rejected records, entry
+  delays), which describes the police's record keeping, not the household;
+* how often police visited and whom they met (``visits_*_count``,
+  ``visits_*_persons_met_mean``, ``visits_*_share_nobody_met``): the police's
+  own activity, and frequent visits mostly follow earlier concern, so citing
+  them would be circular (the gap since the last visit stays a reason: it is
+  what a revisit fixes);
+* area rates (``context_365d_{village,township}_*_rate``): a statement about
+  the neighbours, and citing it would invite judging a household by where it
+  lives.
+
+Some reasons are shown only in a range of values (``reason_min`` /
+``reason_max``): the days since the last incident, escalation or dispute only
+up to ``RECENT_DAYS`` (a long gap's positive contribution comes from the event
+having happened at all, which the count features state plainly, while "252
+days since" reads as recency); the share of disputes resolved only up to 50 %
+(a high share is not a risk to act on; 0 % is shown); the dispute trend only
+when rising by at least half a record per month. English templates have a
+singular form (``reason_en_one``) for counts and days; texts of every template
+are checked for every kind of value in ``tests/test_reason_texts.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +74,7 @@ _WIN_EN: Final = {
     "30d": "in the last 30 days",
     "90d": "in the last 90 days",
     "365d": "in the last year",
-    "all": "on record",
+    "all": "in total",
 }
 _WIN_ZH: Final = {"30d": "近30天", "90d": "近90天", "365d": "近一年", "all": "累计"}
 
@@ -60,7 +85,7 @@ DISPUTE_TYPE_EN: Final[dict[str, str]] = {
     "property_inheritance": "property/inheritance",
     "debt_economic": "debt/economic",
     "labour_wage": "labour/wage",
-    "other": "other",
+    "other": "other-type",
 }
 SEVERITY_EN: Final[dict[str, str]] = {"general": "general", "serious": "serious", "major": "major"}
 HAZARD_EN: Final[dict[str, str]] = {
@@ -74,24 +99,39 @@ HAZARD_EN: Final[dict[str, str]] = {
     "unattended_minor": "unattended minor",
     "safety_hazard": "safety hazard",
 }
-INCIDENT_EN: Final[dict[str, str]] = {
-    "family_dispute_call": "family-dispute calls",
-    "neighbour_dispute_call": "neighbour-dispute calls",
-    "fight": "fights",
-    "assault_injury": "assault/injury incidents",
-    "domestic_violence": "domestic-violence incidents",
-    "self_harm": "self-harm incidents",
-    "mass_incident": "mass incidents",
-    "homicide": "homicides",
-    "fraud": "fraud incidents",
-    "theft": "thefts",
-    "other": "other incidents",
+#: Incident category -> English (singular, plural).
+INCIDENT_EN: Final[dict[str, tuple[str, str]]] = {
+    "family_dispute_call": ("family-dispute call", "family-dispute calls"),
+    "neighbour_dispute_call": ("neighbour-dispute call", "neighbour-dispute calls"),
+    "fight": ("fight", "fights"),
+    "assault_injury": ("assault/injury incident", "assault/injury incidents"),
+    "domestic_violence": ("domestic-violence incident", "domestic-violence incidents"),
+    "self_harm": ("self-harm incident", "self-harm incidents"),
+    "mass_incident": ("mass incident", "mass incidents"),
+    "homicide": ("homicide", "homicides"),
+    "fraud": ("fraud incident", "fraud incidents"),
+    "theft": ("theft", "thefts"),
+    "other": ("other incident", "other incidents"),
 }
 
 #: Windows for which per-category incident counts are generated (30 days is too sparse).
 INCIDENT_CATEGORY_WINDOWS: Final[tuple[str, ...]] = ("90d", "365d", "all")
 #: Windows for the record-quality family.
 QUALITY_WINDOWS: Final[tuple[str, ...]] = ("365d", "all")
+#: Families never shown to officers as reasons (see "Reasons" in the module docstring).
+NOT_REASON_FAMILIES: Final[frozenset[str]] = frozenset({"quality"})
+#: Days-since-last-incident/escalation/dispute are reasons only up to this many days.
+RECENT_DAYS: Final[float] = 90.0
+
+
+def _of(noun: str, window: str) -> str:
+    """English "visits in the last year" / "all visits" after a share."""
+    return f"all {noun}" if window == "all" else f"{noun} {_WIN_EN[window]}"
+
+
+def _per_visit(window: str) -> str:
+    """English window phrase after a mean per visit."""
+    return "over all visits" if window == "all" else _WIN_EN[window]
 
 
 def _generate() -> dict[str, FeatureSpec]:
@@ -106,14 +146,35 @@ def _generate() -> dict[str, FeatureSpec]:
         description: str,
         en: str,
         zh: str,
+        *,
+        en_one: str | None = None,
         dtype: str = "float",
+        reason: bool = True,
+        reason_min: float | None = None,
+        reason_max: float | None = None,
+        whole_days: bool = False,
     ) -> None:
         name = f"{family}_{window}_{metric}"
         if not name.isascii() or name in out:
             raise ValueError(f"feature name must be ASCII and unique, got {name!r}")
-        out[name] = FeatureSpec(name, family, source, window, metric, dtype, description, en, zh)
+        out[name] = FeatureSpec(
+            name,
+            family,
+            source,
+            window,
+            metric,
+            dtype,
+            description,
+            en,
+            zh,
+            reason_en_one=en_one,
+            reason=reason and family not in NOT_REASON_FAMILIES,
+            reason_min=reason_min,
+            reason_max=reason_max,
+            whole_days=whole_days,
+        )
 
-    # --- visits -----------------------------------------------------------
+    # --- visits (the police's own activity: never reasons, except the gap) --
     for w in WINDOWS:
         add(
             "visits",
@@ -123,6 +184,8 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Number of approved visits {_WIN_EN[w]} (count).",
             f"{{value:g}} approved visits {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}走访{{value:g}}次",
+            en_one=f"1 approved visit {_WIN_EN[w]}",
+            reason=False,
         )
         add(
             "visits",
@@ -130,8 +193,10 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "persons_met_mean",
             f"Mean number of persons met per approved visit {_WIN_EN[w]} (persons; NaN when unknown).",
-            f"on average {{value:.1f}} persons met per visit {_WIN_EN[w]}",
+            f"{{value:.1f}} persons met per visit on average {_per_visit(w)}",
             f"{_WIN_ZH[w]}平均每次走访见到{{value:.1f}}人",
+            en_one=f"1 person met per visit on average {_per_visit(w)}",
+            reason=False,
         )
         add(
             "visits",
@@ -139,8 +204,9 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "share_nobody_met",
             f"Share in [0, 1] of approved visits {_WIN_EN[w]} with persons_met recorded where nobody was met (NaN when none).",
-            f"nobody met at {{value:.0%}} of visits {_WIN_EN[w]}",
+            f"nobody met at {{value:.0%}} of {_of('visits', w)}",
             f"{_WIN_ZH[w]}{{value:.0%}}的走访未见到人",
+            reason=False,
         )
     add(
         "visits",
@@ -148,8 +214,10 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "days_since_last",
         "Days from the latest approved visit to the as-of date (days; NaN when none).",
-        "{value:.0f} days since the last visit",
+        "last visit {value:.0f} days ago",
         "距上次走访已{value:.0f}天",
+        en_one="last visit 1 day ago",
+        whole_days=True,
     )
 
     # --- disputes ---------------------------------------------------------
@@ -162,6 +230,7 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Number of dispute records (approved visits with a dispute) {_WIN_EN[w]} (count).",
             f"{{value:g}} dispute records {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}记录矛盾纠纷{{value:g}}次",
+            en_one=f"1 dispute record {_WIN_EN[w]}",
         )
         for code, (zh_label, _) in DISPUTE_TYPES.items():
             en = DISPUTE_TYPE_EN[code]
@@ -173,6 +242,7 @@ def _generate() -> dict[str, FeatureSpec]:
                 f"Number of {en} dispute records {_WIN_EN[w]} (count).",
                 f"{{value:g}} {en} dispute records {_WIN_EN[w]}",
                 f"{_WIN_ZH[w]}{zh_label}纠纷记录{{value:g}}次",
+                en_one=f"1 {en} dispute record {_WIN_EN[w]}",
             )
         for code, (zh_label, _) in DISPUTE_SEVERITIES.items():
             en = SEVERITY_EN[code]
@@ -182,8 +252,9 @@ def _generate() -> dict[str, FeatureSpec]:
                 w,
                 f"count_{code}",
                 f"Number of dispute records of severity {en} {_WIN_EN[w]} (count).",
-                f"{{value:g}} {en} disputes recorded {_WIN_EN[w]}",
+                f"{{value:g}} dispute records of {en} severity {_WIN_EN[w]}",
                 f"{_WIN_ZH[w]}{zh_label}纠纷记录{{value:g}}次",
+                en_one=f"1 dispute record of {en} severity {_WIN_EN[w]}",
             )
         add(
             "disputes",
@@ -191,8 +262,10 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "share_resolved",
             f"Share in [0, 1] of dispute records {_WIN_EN[w]} whose status is resolved (NaN when none).",
-            f"only {{value:.0%}} of disputes {_WIN_EN[w]} recorded as resolved",
-            f"{_WIN_ZH[w]}纠纷化解率{{value:.0%}}",
+            f"{{value:.0%}} of {_of('dispute records', w)} marked resolved",
+            f"{_WIN_ZH[w]}纠纷记录化解率{{value:.0%}}",
+            reason_min=0.0,
+            reason_max=0.5,
         )
         add(
             "disputes",
@@ -200,8 +273,9 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "mediation_agreements",
             f"Number of dispute records {_WIN_EN[w]} with a signed mediation agreement (count).",
-            f"{{value:g}} mediation agreements {_WIN_EN[w]}",
+            f"{{value:g}} mediation agreements signed {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}签订调解协议{{value:g}}份",
+            en_one=f"1 mediation agreement signed {_WIN_EN[w]}",
         )
     add(
         "disputes",
@@ -211,6 +285,7 @@ def _generate() -> dict[str, FeatureSpec]:
         "Number of open disputes: (household, dispute type) pairs whose latest record is not resolved (count).",
         "{value:g} open (unresolved) disputes",
         "未化解矛盾纠纷{value:g}起",
+        en_one="1 open (unresolved) dispute",
     )
     for code, (zh_label, _) in DISPUTE_TYPES.items():
         en = DISPUTE_TYPE_EN[code]
@@ -229,8 +304,10 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "open_max_age_days",
         "Age in days of the oldest open dispute, from the first record of its current episode (days; NaN when none open).",
-        "an open dispute for {value:.0f} days",
+        "a dispute open for {value:.0f} days",
         "纠纷未化解已{value:.0f}天",
+        en_one="a dispute open for 1 day",
+        whole_days=True,
     )
     add(
         "disputes",
@@ -238,8 +315,11 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "days_since_last",
         "Days from the latest dispute record to the as-of date (days; NaN when none).",
-        "{value:.0f} days since the last recorded dispute",
+        "last dispute recorded {value:.0f} days ago",
         "距上次记录纠纷{value:.0f}天",
+        en_one="last dispute recorded 1 day ago",
+        reason_max=RECENT_DAYS,
+        whole_days=True,
     )
     add(
         "disputes",
@@ -247,8 +327,9 @@ def _generate() -> dict[str, FeatureSpec]:
         "30d",
         "trend",
         "Dispute records in the last 30 days minus half of those in the 60 days before (records per 30 days).",
-        "dispute records rising: {value:+g} against the previous two months' monthly rate",
-        "近30天纠纷较前两月月均变化{value:+g}次",
+        "dispute records in the last 30 days up by {value:g} on the monthly average of the two months before",
+        "近30天纠纷记录较前两月月均增加{value:g}次",
+        reason_min=0.5,
     )
 
     # --- risk hazards -----------------------------------------------------
@@ -280,8 +361,9 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "distinct",
         "Number of distinct risk hazards ever recorded at approved visits (count, 0 to 9).",
-        "{value:g} different risk hazards on record",
+        "{value:g} risk hazards on record",
         "累计记录{value:g}类风险隐患",
+        en_one="1 risk hazard on record",
     )
 
     # --- incidents --------------------------------------------------------
@@ -294,6 +376,7 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Number of police incidents {_WIN_EN[w]} (count).",
             f"{{value:g}} police incidents {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}警情{{value:g}}起",
+            en_one=f"1 police incident {_WIN_EN[w]}",
         )
         add(
             "incidents",
@@ -303,18 +386,20 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Number of prior escalation incidents (escalation set) {_WIN_EN[w]} (count).",
             f"{{value:g}} prior escalations {_WIN_EN[w]}",
             f"{_WIN_ZH[w]}发生过激事件{{value:g}}起",
+            en_one=f"1 prior escalation {_WIN_EN[w]}",
         )
     for w in INCIDENT_CATEGORY_WINDOWS:
         for code, (zh_label, _) in INCIDENT_CATEGORIES.items():
-            en = INCIDENT_EN[code]
+            one, many = INCIDENT_EN[code]
             add(
                 "incidents",
                 "incidents",
                 w,
                 f"count_{code}",
-                f"Number of {en} {_WIN_EN[w]} (count).",
-                f"{{value:g}} {en} {_WIN_EN[w]}",
+                f"Number of {many} {_WIN_EN[w]} (count).",
+                f"{{value:g}} {many} {_WIN_EN[w]}",
                 f"{_WIN_ZH[w]}{zh_label}警情{{value:g}}起",
+                en_one=f"1 {one} {_WIN_EN[w]}",
             )
     add(
         "incidents",
@@ -322,8 +407,11 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "days_since_last",
         "Days from the latest police incident to the as-of date (days; NaN when none).",
-        "{value:.0f} days since the last police incident",
+        "last police incident {value:.0f} days ago",
         "距上次警情{value:.0f}天",
+        en_one="last police incident 1 day ago",
+        reason_max=RECENT_DAYS,
+        whole_days=True,
     )
     add(
         "incidents",
@@ -331,11 +419,14 @@ def _generate() -> dict[str, FeatureSpec]:
         "all",
         "days_since_last_escalation",
         "Days from the latest escalation incident to the as-of date (days; NaN when none).",
-        "{value:.0f} days since the last escalation",
+        "last escalation {value:.0f} days ago",
         "距上次过激事件{value:.0f}天",
+        en_one="last escalation 1 day ago",
+        reason_max=RECENT_DAYS,
+        whole_days=True,
     )
 
-    # --- context ----------------------------------------------------------
+    # --- context (area rates are never reasons) ------------------------------
     add(
         "context",
         "visits",
@@ -355,6 +446,7 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Share in [0, 1] of the other cohort households of the same {level} with a dispute record in the last year (NaN when alone).",
             f"{{value:.0%}} of other households in the {level} had a dispute in the last year",
             f"近一年{level_zh}其他户{{value:.0%}}有矛盾纠纷",
+            reason=False,
         )
         add(
             "context",
@@ -364,9 +456,10 @@ def _generate() -> dict[str, FeatureSpec]:
             f"Share in [0, 1] of the other cohort households of the same {level} with an escalation in the last year (NaN when alone).",
             f"{{value:.0%}} of other households in the {level} had an escalation in the last year",
             f"近一年{level_zh}其他户{{value:.0%}}发生过激事件",
+            reason=False,
         )
 
-    # --- record quality ---------------------------------------------------
+    # --- record quality (record keeping: never reasons) ---------------------
     for w in QUALITY_WINDOWS:
         add(
             "quality",
@@ -374,7 +467,7 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "share_rejected",
             f"Share in [0, 1] of the household's visit records {_WIN_EN[w]} rejected on review by the as-of date (NaN when none).",
-            f"{{value:.0%}} of visit records {_WIN_EN[w]} rejected on review",
+            f"{{value:.0%}} of {_of('visit records', w)} rejected on review",
             f"{_WIN_ZH[w]}{{value:.0%}}的走访记录被退回",
         )
         add(
@@ -383,8 +476,9 @@ def _generate() -> dict[str, FeatureSpec]:
             w,
             "recording_delay_days",
             f"Mean delay in days from visit to entry (recorded_at - visited_at) of approved visits {_WIN_EN[w]} (days; NaN when none).",
-            f"visits entered {{value:.1f}} days late on average {_WIN_EN[w]}",
+            f"visit records entered {{value:.1f}} days after the visit on average {_per_visit(w)}",
             f"{_WIN_ZH[w]}走访平均延迟{{value:.1f}}天录入",
+            en_one=f"visit records entered 1 day after the visit on average {_per_visit(w)}",
         )
     return out
 

@@ -38,6 +38,23 @@ class FeatureSpec:
     reason_en, reason_zh : str
         Reason templates shown to officers, formatted with ``value`` (the
         household's feature value), e.g. ``"{value:g} unresolved disputes"``.
+        Chinese has no plural, so one template serves every value.
+    reason_en_one : str or None, default None
+        English template used when the shown value is exactly 1 (singular,
+        e.g. ``"1 prior escalation on record"``); ``None``: ``reason_en``
+        always.
+    reason : bool, default True
+        Whether the feature may be shown to an officer as a reason. The model
+        uses every feature; explanations skip the features marked ``False``
+        (see the eligibility rule in ``features.catalogue``).
+    reason_min, reason_max : float or None, default None
+        The feature is shown as a reason only when ``reason_min <= value <=
+        reason_max`` (each bound in the feature's unit; ``None``: unbounded).
+    whole_days : bool, default False
+        The value is a number of days before the as-of date (local midnight,
+        Asia/Shanghai); reasons show it as whole calendar days, rounded up
+        (an event 0.3 days before the as-of midnight happened yesterday:
+        "1 day ago").
     """
 
     name: str
@@ -49,3 +66,8 @@ class FeatureSpec:
     description: str
     reason_en: str
     reason_zh: str
+    reason_en_one: str | None = None
+    reason: bool = True
+    reason_min: float | None = None
+    reason_max: float | None = None
+    whole_days: bool = False

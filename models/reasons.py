@@ -8,9 +8,16 @@ calibrator is a monotone map of the raw score, so the features that push the
 raw score up are the ones that push the calibrated probability up.
 
 Texts come from the feature catalogue (``features.catalogue.FEATURES[name]``,
-templates ``reason_en`` / ``reason_zh`` formatted with ``value``); a feature
-that is not in the catalogue, or whose template cannot be formatted with the
-value, gets the generic text ``"{feature} = {value}"`` in both languages.
+templates ``reason_en`` / ``reason_zh`` formatted with ``value``, and
+``reason_en_one`` when the shown value is 1); a feature that is not in the
+catalogue, or whose template cannot be formatted with the value, gets the
+generic text ``"{feature} = {value}"`` in both languages.
+
+Which features may be reasons is declared in the catalogue too
+(``FeatureSpec.reason``, ``reason_min``, ``reason_max``; the rule is in the
+docstring of ``features.catalogue``): :func:`top_reasons` takes the ``top_k``
+largest positive contributions among the eligible features only. The model
+itself still uses every feature.
 """
 
 from __future__ import annotations
@@ -129,6 +136,47 @@ def reads_badly(value: object) -> bool:
     return math.isnan(number) or abs(number) < ZERO_TOLERANCE
 
 
+def is_eligible(spec: Any, value: object) -> bool:
+    """Whether a feature's value may be shown to an officer as a reason.
+
+    Parameters
+    ----------
+    spec : FeatureSpec or None
+        The feature's catalogue entry (``None``: not in the catalogue).
+    value : float, str or None
+        The household's value of the feature.
+
+    Returns
+    -------
+    bool
+        False when the value is missing; when the catalogue marks the feature
+        ``reason=False``; when a numeric value lies outside
+        ``[reason_min, reason_max]``; and when the value is zero (see
+        :func:`reads_badly`) unless the catalogue declares a ``reason_min``
+        (then the bounds alone decide, e.g. "0% of disputes resolved").
+    """
+    if spec is not None and not getattr(spec, "reason", True):
+        return False
+    if value is None or isinstance(value, str):
+        return not reads_badly(value)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+    low = getattr(spec, "reason_min", None)
+    high = getattr(spec, "reason_max", None)
+    if math.isnan(number) or (low is None and reads_badly(number)):
+        return False
+    if low is not None and number < low:
+        return False
+    return high is None or number <= high
+
+
+def en_label(value: str) -> str:
+    """English label of a category code: underscores become spaces (``"living alone"``)."""
+    return value.replace("_", " ")
+
+
 def _format(template: str | None, value: float | str, fallback: str) -> str:
     if not template:
         return fallback
@@ -169,12 +217,24 @@ def make_reason(
     generic_en = f"{feature} = {shown}"
     generic_zh = f"{feature} = {shown_zh}"
     code = getattr(spec, "code", None) or feature.upper()
+    # Text values: whole calendar days (rounded up) for days before the as-of
+    # midnight, English labels for category codes; Reason.value stays as given.
+    text_value: float | str = value
+    if isinstance(value, str):
+        text_value = en_label(value)
+    elif getattr(spec, "whole_days", False) and math.isfinite(value):
+        text_value = float(math.ceil(value))
+    if not isinstance(value_zh, str):
+        value_zh = text_value
+    template_en = getattr(spec, "reason_en", None)
+    if getattr(spec, "reason_en_one", None) and text_value == 1.0:
+        template_en = spec.reason_en_one  # type: ignore[union-attr]
     return Reason(
         code=str(code),
         feature=feature,
         value=value,
         contribution=float(contribution),
-        text_en=_format(getattr(spec, "reason_en", None), value, generic_en),
+        text_en=_format(template_en, text_value, generic_en),
         text_zh=_format(getattr(spec, "reason_zh", None), value_zh, generic_zh),
     )
 
@@ -186,7 +246,11 @@ def top_reasons(
     top_k: int,
     catalogue: Mapping[str, Any] | None = None,
 ) -> list[list[Reason]]:
-    """Pick each row's ``top_k`` largest positive contributions that read well.
+    """Pick each row's ``top_k`` largest positive contributions among eligible features.
+
+    A feature is eligible when :func:`is_eligible` accepts its catalogue entry
+    and value (features not in the catalogue: when the value is neither missing
+    nor zero).
 
     Parameters
     ----------
@@ -198,8 +262,8 @@ def top_reasons(
     feature_names : list of str
         Feature names, length n_features.
     top_k : int
-        Maximum number of reasons per row (>= 0); fewer when fewer features
-        have a positive contribution and a readable value.
+        Maximum number of reasons per row (>= 0); fewer when fewer eligible
+        features have a positive contribution.
     catalogue : Mapping, optional
         Feature catalogue; :func:`load_catalogue` when omitted.
 
@@ -221,9 +285,8 @@ def top_reasons(
             if len(reasons) >= top_k or row[j] <= 0.0:
                 break
             value = row_values[j]
-            if reads_badly(value):
+            if value is None or not is_eligible(catalogue.get(feature_names[j]), value):
                 continue
-            assert value is not None  # for mypy: reads_badly(None) is True
             reasons.append(make_reason(feature_names[j], value, float(row[j]), catalogue))
         out.append(reasons)
     return out

@@ -25,6 +25,18 @@ was fitted on. Caveat, documented rather than hidden: the same validation rows
 also pick the boosting round by early stopping, so the booster's raw scores on
 them are slightly optimistic; the test split of ``training/`` is the honest
 measure. Per-method CV Brier scores are kept in ``calibration_scores_``.
+
+Ties. Isotonic regression is a step function: every household whose raw score
+falls in one step gets the same probability, and a ranking would then order
+them by household id, arbitrarily. The isotonic output is therefore blended
+with the booster's own probability, ``p = (1 - eps) * iso(s) + eps * sigmoid(s)``
+with ``eps = ISOTONIC_TIE_BREAK`` (1e-9): ``p`` is strictly increasing in the raw
+score ``s`` (a sum of a non-decreasing and a strictly increasing map), stays in
+[0, 1], and differs from the isotonic probability by at most 1e-9. So within a
+step the order follows the booster's score, and between steps nothing changes.
+(Raw scores closer than about 1e-7 log-odds may still round to the same float;
+they are ties of the booster itself.) Sigmoid calibration is strictly
+increasing already.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -50,6 +63,10 @@ from models.reasons import Reason, load_catalogue, top_reasons
 logger = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("auto", "isotonic", "sigmoid", "none")
+
+#: Weight of the booster's own probability blended into isotonic output so that
+#: the ranking is strict within an isotonic step (probability units; see "Ties").
+ISOTONIC_TIE_BREAK = 1e-9
 
 #: Columns of the feature table that are never features.
 NON_FEATURE_COLUMNS: frozenset[str] = frozenset(
@@ -149,9 +166,10 @@ class ScoreCalibrator:
     Parameters
     ----------
     method : {"isotonic", "sigmoid", "none"}
-        Isotonic regression (clipped to [0, 1] and out-of-range inputs), Platt's
-        sigmoid (logistic regression on the raw log-odds), or the booster's own
-        probability (``1 / (1 + exp(-raw))``).
+        Isotonic regression (clipped to [0, 1] and out-of-range inputs, with
+        ties inside a step broken by the raw score: see "Ties" in the module
+        docstring), Platt's sigmoid (logistic regression on the raw log-odds),
+        or the booster's own probability (``1 / (1 + exp(-raw))``).
     """
 
     def __init__(self, method: str) -> None:
@@ -178,11 +196,13 @@ class ScoreCalibrator:
         """Calibrated probability, float64 of shape (n,), from raw log-odds of shape (n,)."""
         raw = np.asarray(raw, dtype=np.float64)
         if isinstance(self._map, IsotonicRegression):
-            prob = self._map.predict(raw)
+            booster_prob = expit(raw)
+            iso = np.asarray(self._map.predict(raw), dtype=np.float64)
+            prob = (1.0 - ISOTONIC_TIE_BREAK) * iso + ISOTONIC_TIE_BREAK * booster_prob
         elif isinstance(self._map, LogisticRegression):
             prob = self._map.predict_proba(raw.reshape(-1, 1))[:, 1]
         else:
-            prob = 1.0 / (1.0 + np.exp(-raw))
+            prob = expit(raw)
         return np.clip(np.asarray(prob, dtype=np.float64), 0.0, 1.0)
 
     def __repr__(self) -> str:
@@ -572,8 +592,11 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         -------
         list of n_households lists of Reason
             Features with the largest positive contribution (log-odds units of
-            the booster, LightGBM ``pred_contrib``) whose value is neither
-            missing nor zero, largest first; texts from the feature catalogue.
+            the booster, LightGBM ``pred_contrib``) among those the catalogue
+            lets officers see as reasons (``FeatureSpec.reason``, value bounds;
+            never missing, zero only where the catalogue allows), largest
+            first; texts from the feature catalogue. Every feature still
+            counts in the score.
 
         Raises
         ------

@@ -25,8 +25,8 @@ def model_and_test():
     return model, X_test
 
 
-def spec(name: str, en: str, zh: str) -> FeatureSpec:
-    return FeatureSpec(name, "disputes", "visits", "90d", "count", "float", "test", en, zh)
+def spec(name: str, en: str, zh: str, **kw) -> FeatureSpec:
+    return FeatureSpec(name, "disputes", "visits", "90d", "count", "float", "test", en, zh, **kw)
 
 
 def test_explain_computes_contributions_only_for_the_rows_given(
@@ -125,7 +125,7 @@ def test_category_reason_shows_the_label_in_each_language() -> None:
         )
     }
     reason = make_reason("context_all_household_type", "living_alone", 0.3, catalogue)
-    assert reason.text_en == "household type: living_alone"
+    assert reason.text_en == "household type: living alone"
     assert reason.text_zh == "户类型：独居户"
     assert CJK.search(reason.text_zh)
 
@@ -159,3 +159,83 @@ def test_missing_zero_and_negative_contributions_are_never_reasons() -> None:
 )
 def test_reads_badly(value, bad: bool) -> None:
     assert reads_badly(value) is bad
+
+
+def test_features_not_eligible_as_reasons_are_skipped_and_the_next_eligible_ones_taken() -> None:
+    names = ["quality", "rate", "count_a", "count_b", "count_c"]
+    catalogue = {
+        "quality": spec("quality", "{value:g} late", "迟{value:g}天", reason=False),
+        "rate": spec("rate", "{value:.0%} of neighbours", "邻居{value:.0%}", reason=False),
+        "count_a": spec("count_a", "{value:g} a", "甲{value:g}次"),
+        "count_b": spec("count_b", "{value:g} b", "乙{value:g}次"),
+        "count_c": spec("count_c", "{value:g} c", "丙{value:g}次"),
+    }
+    contributions = np.array([[2.0, 1.5, 0.3, 0.2, 0.1, 0.0]])
+    values: list[list[float | str | None]] = [[0.4, 0.6, 1.0, 2.0, 3.0]]
+    reasons = top_reasons(contributions, values, names, top_k=2, catalogue=catalogue)
+    assert [r.feature for r in reasons[0]] == ["count_a", "count_b"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(30.0, True), (90.0, True), (90.5, False), (400.0, False)]
+)
+def test_reason_max_hides_values_above_it(value: float, shown: bool) -> None:
+    catalogue = {"d": spec("d", "last {value:.0f} days ago", "{value:.0f}天", reason_max=90.0)}
+    reasons = top_reasons(np.array([[1.0]]), [[value]], ["d"], top_k=3, catalogue=catalogue)
+    assert bool(reasons[0]) is shown
+
+
+def test_zero_is_a_reason_only_where_the_catalogue_declares_a_lower_bound() -> None:
+    bounded = {"s": spec("s", "{value:.0%} resolved", "化解率{value:.0%}", reason_min=0.0)}
+    unbounded = {"s": spec("s", "{value:.0%} resolved", "化解率{value:.0%}")}
+    for catalogue, expected in ((bounded, ["0% resolved"]), (unbounded, [])):
+        reasons = top_reasons(np.array([[1.0]]), [[0.0]], ["s"], top_k=3, catalogue=catalogue)
+        assert [r.text_en for r in reasons[0]] == expected
+
+
+def test_singular_template_is_used_for_one_and_plural_otherwise() -> None:
+    catalogue = {
+        "e": spec(
+            "e",
+            "{value:g} prior escalations",
+            "过激事件{value:g}起",
+            reason_en_one="1 prior escalation",
+        )
+    }
+    assert make_reason("e", 1.0, 0.5, catalogue).text_en == "1 prior escalation"
+    assert make_reason("e", 2.0, 0.5, catalogue).text_en == "2 prior escalations"
+    assert make_reason("e", 1.0, 0.5, catalogue).text_zh == "过激事件1起"
+
+
+def test_whole_days_are_calendar_days_rounded_up_and_the_value_is_kept() -> None:
+    catalogue = {
+        "d": spec(
+            "d",
+            "last escalation {value:.0f} days ago",
+            "距上次过激事件{value:.0f}天",
+            reason_en_one="last escalation 1 day ago",
+            whole_days=True,
+        )
+    }
+    yesterday = make_reason("d", 0.3, 0.5, catalogue)
+    assert yesterday.text_en == "last escalation 1 day ago"
+    assert yesterday.text_zh == "距上次过激事件1天"
+    assert yesterday.value == 0.3
+    assert make_reason("d", 4.2, 0.5, catalogue).text_en == "last escalation 5 days ago"
+
+
+def test_real_catalogue_never_explains_with_record_keeping_features() -> None:
+    catalogue = load_catalogue()
+    hidden = [n for n, s in catalogue.items() if not s.reason]
+    assert {n for n in hidden if n.startswith("quality_")} == {
+        n for n in catalogue if n.startswith("quality_")
+    }
+    assert "visits_90d_count" in hidden and "context_365d_village_dispute_rate" in hidden
+    assert "visits_all_days_since_last" not in hidden
+    names = hidden[:3] + ["disputes_all_open"]
+    contributions = np.array([[3.0, 2.0, 1.0, 0.5, 0.0]])
+    reasons = top_reasons(
+        contributions, [[5.0, 5.0, 5.0, 2.0]], names, top_k=3, catalogue=catalogue
+    )
+    assert [r.feature for r in reasons[0]] == ["disputes_all_open"]
+    assert reasons[0][0].text_en == "2 open (unresolved) disputes"

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.isotonic import IsotonicRegression
 
 from features import contract
 from models.errors import FeatureFrameError, ForbiddenFeatureError
@@ -319,6 +320,24 @@ def test_fixed_calibration_is_used_as_given(data, method: str) -> None:
     est = fit(data, calibration=method)
     assert est.calibration_method_ == method
     assert est.calibration_scores_ == {}
+
+
+def test_isotonic_scores_are_strict_in_the_raw_score_and_within_1e_6_of_isotonic(data) -> None:
+    est = fit(data, calibration="isotonic")
+    X, _ = data["test"]
+    raw = est._raw_score(est._prepare(X))
+    prob = est.predict_proba(X)[:, 1]
+    iso = est.calibrator_._map
+    assert isinstance(iso, IsotonicRegression)
+    pure = np.clip(iso.predict(raw), 0.0, 1.0)
+    # The isotonic step function ties many rows; the tie-break must not.
+    assert len(np.unique(pure)) < len(np.unique(raw))
+    assert len(np.unique(prob)) == len(np.unique(raw))
+    order = np.argsort(raw, kind="stable")
+    assert np.all(np.diff(prob[order]) >= 0)
+    assert np.all((np.diff(prob[order]) > 0) == (np.diff(raw[order]) > 0))
+    assert np.max(np.abs(prob - pure)) < 1e-6
+    assert prob.min() >= 0.0 and prob.max() <= 1.0
 
 
 def test_choice_prefers_isotonic_for_a_step_shaped_truth() -> None:
