@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import training.plots as plots
@@ -281,3 +282,29 @@ def test_figures_refuse_unusable_inputs_in_plain_words(audit: pd.DataFrame) -> N
         plot_disparities(audit, attribute="county")
     with pytest.raises(PlotInputError, match="not a probability"):
         plot_calibration([0, 1], {"m": [0.2, 1.5]})
+
+
+def test_audit_panels_say_so_when_a_ratio_is_undefined_or_zero(monkeypatch: Any) -> None:
+    """A reference group without true positives has precision 0: every precision ratio is NaN."""
+    monkeypatch.setattr(plots, "find_cjk_font", lambda sample="": None)
+    audit = pd.DataFrame(
+        {
+            "attribute": "township",
+            "group": ["屯智街道", "坝屯乡", "福湾镇"],
+            "group_size": [3604, 2532, 2772],
+            "is_reference": [True, False, False],
+            "selection_rate_disparity": [1.0, 0.69, 1.01],
+            "precision_disparity": [np.nan, np.nan, np.nan],
+            "fpr_disparity": [1.0, 0.69, 0.94],
+            "fnr_disparity": [1.0, np.nan, 0.0],
+        }
+    )
+    fig = plot_disparities(audit)
+    panels = {ax.get_title(): ax for ax in fig.get_axes()}
+    notes = [t.get_text() for t in panels["precision (PPV)"].texts]
+    assert any("no ratio" in note for note in notes), notes
+    fnr = panels["false negative rate"]
+    assert [t.get_text().strip() for t in fnr.texts] == ["n/a"]  # 坝屯乡's fnr ratio is NaN
+    hatched = [p for p in fnr.patches if isinstance(p, Rectangle) and p.get_hatch() == "//"]
+    assert len(hatched) == 1  # 福湾镇's ratio 0, drawn to the left edge
+    assert hatched[0].get_x() + hatched[0].get_width() == pytest.approx(fnr.get_xlim()[0])

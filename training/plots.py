@@ -551,6 +551,8 @@ def plot_disparities(
         scale (so 0.8 and 1.25 are symmetric); flagged bars are red. Groups
         are labelled "Tunzhi Jiedao (屯智街道) (n=812)" when a CJK font is
         installed, "Tunzhi Jiedao (n=812)" otherwise (:class:`LabelFont`).
+        A ratio of 0 (or infinity) is drawn hatched to the panel's edge; an
+        undefined ratio (the reference group's rate is 0) is marked "n/a".
 
     Raises
     ------
@@ -595,6 +597,24 @@ def plot_disparities(
         ax.axvspan(low, high, color="tab:green", alpha=0.12)
         ax.axvline(1.0, color="grey", linewidth=0.8)
         ax.barh(ypos[finite], ratio[finite] - 1.0, left=1.0, color=colors)  # bars from 1
+        # off the log scale: 0 (group rate 0) and +inf drawn hatched to the edge; NaN marked n/a
+        for edge, mask in ((lim[0], ratio == 0), (lim[1], np.isposinf(ratio))):
+            if mask.any():
+                ax.barh(ypos[mask], edge - 1.0, left=1.0, color="tab:red", alpha=0.5, hatch="//")
+        for row in ypos[np.isnan(ratio)] if not np.isnan(ratio).all() else []:
+            ax.text(1.0, row, " n/a", va="center", fontsize=6, color="dimgrey")
+        if np.isnan(ratio).all():
+            ax.text(
+                0.5,
+                0.5,
+                "no ratio: the reference group's\nrate is 0 or undefined",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="dimgrey",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            )
         ax.set_xscale("log")
         ax.set_xlim(*lim)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
