@@ -38,7 +38,7 @@ format: $(STAMP) ## Apply ruff's formatter and autofixes
 	$(BIN)/ruff check --fix .
 
 demo: $(STAMP) ## The main job on the default simulated prefecture, ending with a ranked list
-	$(BIN)/revisit ingest tests/data/exports --home $(HOME_DIR)
+	scripts/demo.sh $(HOME_DIR) $(DEMO_HOUSEHOLDS)
 
 bench: $(STAMP) ## Benchmarks of ingestion, simulation, features, training and serving
 	$(BIN)/python -m benchmarks.run_all

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The main job of Revisit on a simulated prefecture, stage by stage, with each stage's time.
+# Every stage is a plain `revisit` command that you can run yourself; `make demo` runs this.
+#
+#   scripts/demo.sh [HOME] [HOUSEHOLDS]     (defaults: ./revisit-data, 20000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HOME_DIR=${1:-revisit-data}
+HOUSEHOLDS=${2:-20000}
+REVISIT=.venv/bin/revisit
+PY=.venv/bin/python
+export REVISIT_HOME="$HOME_DIR"
+# Demo-only key for pseudonymising households known only by an ID number. A deployment
+# sets its own secret; never reuse this one.
+export REVISIT_ID_SECRET=${REVISIT_ID_SECRET:-demo-secret-not-for-production}
+export PYTHONWARNINGS=ignore
+
+declare -a STAGES=()
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+stage() { # stage NAME COMMAND...
+  local name=$1; shift
+  printf '\n\033[1m== %s ==\033[0m\n' "$name"
+  local t0=$EPOCHREALTIME
+  "$@"
+  local dt; dt=$(elapsed "$t0")
+  STAGES+=("$(printf '%-34s %7.1f s' "$name" "$dt")")
+  printf '\033[2m(%s: %.1f s)\033[0m\n' "$name" "$dt"
+}
+
+T0=$EPOCHREALTIME
+EXPORTS="$HOME_DIR/exports"
+stage "1. simulate $HOUSEHOLDS households, 2 years" \
+  "$REVISIT" simulate --households "$HOUSEHOLDS" --seed 0 --out "$EXPORTS"
+stage "2. ingest the field exports" "$REVISIT" ingest "$EXPORTS"
+stage "3. features as of today" "$REVISIT" features --out "$HOME_DIR/features/snapshot.parquet"
+stage "4. train, evaluate, register" \
+  "$REVISIT" train --ground-truth "$EXPORTS/ground_truth"
+stage "5. promote the challenger" "$REVISIT" promote
+
+# The township with the most households in today's snapshot.
+TOWNSHIP=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['township']); print(f['township'].value_counts().index[0])" "$HOME_DIR/features/snapshot.parquet")
+stage "6. top 20 of $TOWNSHIP" "$REVISIT" rank --township "$TOWNSHIP" --limit 20
+
+OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)
+ANALYST=$("$REVISIT" token issue --role analyst --name "demo analyst" 2>/dev/null)
+TOTAL=$(elapsed "$T0")
+
+printf '\n\033[1m== stage times ==\033[0m\n'
+printf '%s\n' "${STAGES[@]}"
+printf '%-34s %7.1f s\n' "total" "$TOTAL"
+
+cat <<MSG
+
+Next steps
+  MLflow UI (runs, plots, model card, the champion alias):
+      make mlflow-ui HOME_DIR=$HOME_DIR        then open http://127.0.0.1:5000
+  The API with today's snapshot and the champion:
+      REVISIT_HOME=$HOME_DIR .venv/bin/revisit serve --port 8000
+  Tokens created for you (shown once; keep them):
+      officer of $TOWNSHIP:  $OFFICER
+      analyst:               $ANALYST
+  Then, for example:
+      curl -H "Authorization: Bearer $OFFICER" \\
+           "http://127.0.0.1:8000/v1/priority-list?township=$TOWNSHIP&limit=20"
+      curl -H "Authorization: Bearer $OFFICER" -o list.xlsx \\
+           "http://127.0.0.1:8000/v1/priority-list?township=$TOWNSHIP&limit=50&format=xlsx"
+      curl -H "Authorization: Bearer $ANALYST" http://127.0.0.1:8000/v1/model
+MSG
