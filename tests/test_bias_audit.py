@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from training.audit import MISSING_GROUP, RATES, AuditInputError, bias_audit
+from training.audit import DEFAULT_MIN_SUPPORT, MISSING_GROUP, RATES, AuditInputError, bias_audit
+
+#: Judge every non-empty denominator (the hand-computed cases below are tiny).
+NO_MIN = dict.fromkeys(DEFAULT_MIN_SUPPORT, 0)
 
 
 def _shared_dir() -> Path:
@@ -41,6 +45,7 @@ def test_rates_and_disparities_match_a_hand_computed_confusion_matrix(small: pd.
         selected_col="selected",
         attribute_cols=["county"],
         score_col="score",
+        min_support=NO_MIN,
     )
     rows = out.set_index("group").to_dict("index")
     a, b = rows["a"], rows["b"]
@@ -83,6 +88,7 @@ def test_flags_use_the_closed_tolerance_band() -> None:
         selected_col="selected",
         attribute_cols=["g"],
         reference_groups={"g": "ref"},
+        min_support=NO_MIN,
     )
     rows = out.set_index("group").to_dict("index")
     assert rows["x"]["fpr_disparity"] == pytest.approx(0.8)
@@ -117,6 +123,8 @@ def test_missing_attribute_values_form_their_own_group_and_input_is_not_modified
         ({"attribute_cols": ["race"]}, "attribute column 'race'"),
         ({"label_col": "nope"}, "label column 'nope'"),
         ({"tolerance": (1.2, 0.8)}, "tolerance"),
+        ({"min_support": {"positive": 5}}, "min_support keys"),
+        ({"min_support": {"positives": -1}}, "whole number >= 0"),
     ],
 )
 def test_bad_options_raise_an_audit_input_error(
@@ -138,6 +146,92 @@ def test_missing_or_non_binary_labels_are_refused(small: pd.DataFrame) -> None:
             selected_col="selected",
             attribute_cols=["county"],
         )
+
+
+def _from_counts(counts: dict[str, tuple[int, int, int, int]]) -> pd.DataFrame:
+    """Rows of attribute ``g`` with the given (tp, fp, fn, tn) per group."""
+    parts = []
+    for group, (tp, fp, fn, tn) in counts.items():
+        label = [1] * tp + [0] * fp + [1] * fn + [0] * tn
+        selected = [True] * (tp + fp) + [False] * (fn + tn)
+        parts.append(pd.DataFrame({"g": group, "label": label, "selected": selected}))
+    return pd.concat(parts, ignore_index=True)
+
+
+#: (tp, fp, fn, tn). "big" is largest but has no positive; "mid" is the largest with
+#: every rate above 0 and enough support; "low" has 3 positives; "tiny" 20 rows,
+#: 12 positives, 5 selected, 8 negatives.
+COUNTS = {
+    "big": (0, 10, 0, 90),
+    "mid": (6, 6, 6, 62),
+    "low": (1, 11, 2, 46),
+    "tiny": (2, 3, 10, 5),
+}
+
+
+def _audit_counts(**kwargs: object) -> dict[Any, dict]:
+    out = bias_audit(
+        _from_counts(COUNTS), label_col="label", selected_col="selected", attribute_cols=["g"],
+        **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return out.set_index("group").to_dict("index")
+
+
+def test_majority_reference_is_the_largest_group_with_every_rate_defined_and_supported() -> None:
+    rows = _audit_counts()
+    assert {r["reference_group"] for r in rows.values()} == {"mid"}
+    mid = rows["mid"]
+    assert (mid["precision"], mid["fnr"]) == (pytest.approx(0.5), pytest.approx(0.5))
+    # the largest group would have made every precision and FNR ratio undefined
+    assert rows["big"]["precision"] == 0.0 and np.isnan(rows["big"]["fnr"])
+    assert not np.isnan(rows["low"]["precision_disparity"])
+
+
+def test_flags_need_enough_support_and_say_why_when_not() -> None:
+    rows = _audit_counts()
+    low, tiny, big = rows["low"], rows["tiny"], rows["big"]
+    # supports are the rates' denominators
+    assert (low["fnr_support"], low["precision_support"], low["fpr_support"]) == (3, 12, 57)
+    assert (tiny["selection_rate_support"], tiny["fpr_support"]) == (20, 8)
+    # low: 3 positives -> FNR 2/3 not judged; precision (1/12) / 0.5 and FPR judged
+    assert low["fnr_disparity"] == pytest.approx((2 / 3) / 0.5)
+    assert pd.isna(low["fnr_flag"]) and low["fnr_flag_reason"] == "too few positives (3)"
+    assert low["precision_disparity"] == pytest.approx((1 / 12) / 0.5)
+    assert bool(low["precision_flag"]) and pd.isna(low["precision_flag_reason"])
+    assert low["fpr_disparity"] == pytest.approx((11 / 57) / (6 / 68))
+    assert bool(low["fpr_flag"])
+    # tiny: 12 positives judged (FNR 10/12 vs 0.5); 20 rows, 5 selected, 8 negatives not
+    assert tiny["fnr_disparity"] == pytest.approx((10 / 12) / 0.5) and bool(tiny["fnr_flag"])
+    for rate, reason in (
+        ("selection_rate", "too few rows (20)"),
+        ("precision", "too few selected (5)"),
+        ("fpr", "too few negatives (8)"),
+    ):
+        assert pd.isna(tiny[f"{rate}_flag"]) and tiny[f"{rate}_flag_reason"] == reason
+    # big: 10 selected, none escalated: a judged precision ratio of 0; FPR 0.1 / (6/68) in band
+    assert big["precision_disparity"] == 0.0 and bool(big["precision_flag"])
+    assert not bool(big["fpr_flag"]) and big["fnr_flag_reason"] == "too few positives (0)"
+
+
+def test_minimum_support_is_inclusive_and_a_weak_reference_judges_nothing() -> None:
+    # exactly 12 positives reach a minimum of 12
+    assert bool(_audit_counts(min_support={"positives": 12})["tiny"]["fnr_flag"])
+    # no group has 13 positives: fallback to the largest group with every rate above 0,
+    # whose support is too small, so no FNR flag anywhere
+    rows = _audit_counts(min_support={"positives": 13})
+    assert {r["reference_group"] for r in rows.values()} == {"mid"}
+    for group in ("low", "tiny", "mid"):
+        assert pd.isna(rows[group]["fnr_flag"])
+    assert rows["tiny"]["fnr_flag_reason"] == "too few positives (12)"
+    assert bool(rows["low"]["fpr_flag"])  # other rates are still judged
+    # a named reference is used as given; with 3 positives it judges no FNR
+    weak = _audit_counts(reference_groups={"g": "low"})
+    assert weak["tiny"]["fnr_flag_reason"] == "reference group has too few positives (3)"
+    assert pd.isna(weak["tiny"]["fnr_flag"]) and bool(weak["mid"]["precision_flag"])
+    # a named reference with no positive: every FNR and precision ratio undefined
+    named = _audit_counts(reference_groups={"g": "big"})
+    assert named["mid"]["precision_flag_reason"] == "reference rate is 0"
+    assert named["mid"]["fnr_flag_reason"] == "reference rate undefined (no positives)"
 
 
 @pytest.mark.skipif(
