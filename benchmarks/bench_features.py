@@ -177,7 +177,7 @@ def duckdb_peer(visits: pd.DataFrame, incidents: pd.DataFrame, as_of: pd.Timesta
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns 0 when outputs match (1 otherwise)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--visits-per-household", type=float, default=10.0)
     parser.add_argument("--incidents-per-household", type=float, default=1.0)
     parser.add_argument("--weekly-households", type=int, default=20_000)
