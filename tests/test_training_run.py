@@ -108,6 +108,8 @@ def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dic
     assert experiment.artifact_location.endswith("mlartifacts")
     (run,) = client.search_runs([experiment.experiment_id])
     params, metrics = run.data.params, run.data.metrics
+    assert run.info.run_name == f"train-{params['window.as_of_last_labelled']}-seed0"
+    assert "precision@5%" in run.data.tags["mlflow.note.content"]
     assert params["warehouse_sha256"] == warehouse_hash(trained["home"])
     assert params["seed"] == "0" and params["horizon_days"] == "30"
     assert (
@@ -166,6 +168,15 @@ def test_version_is_challenger_with_window_tags_and_promote_moves_champion(train
         "test.lightgbm.precision_at_5pct",
     ):
         assert tag in challenger.tags
+    # the version says what it was trained on and how its fold models compared on test
+    described = " ".join((challenger.description or "").split())
+    assert f"trained on {challenger.tags['training_window'].split('..')[0]} to" in described
+    model_p5 = float(challenger.tags["test.lightgbm.precision_at_5pct"])
+    assert f"model {model_p5:.3f}, officers' hand rule" in described
+    assert "oracle" in described and "no held-out test of its own" in described
+    registered = client.get_registered_model("household-escalation")
+    assert "within the next 30 days" in (registered.description or "")
+    assert "Intended use" in (registered.description or "")
     assert trained["promote"].exit_code == 0, trained["promote"].output
     assert str(client.get_model_version_by_alias("household-escalation", "champion").version) == "1"
     mlflow.set_tracking_uri(trained["uri"])

@@ -11,18 +11,48 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from training.audit import DEFAULT_MIN_SUPPORT
 from training.config import TrainConfig
 
 _HEADLINE_METRICS = ("roc_auc", "average_precision", "brier", "ece")
+#: Metrics printed with 4 significant figures: small values that models must be compared on.
+_SIGNIFICANT_METRICS = frozenset({"brier", "ece"})
+#: Rates whose disparity can be a flag; the base rate is a property of the data, not the model.
+_JUDGED_RATES = ("selection_rate", "precision", "fpr", "fnr")
 
 
-def _fmt(value: float, low: float | None = None, high: float | None = None) -> str:
+def _fmt(
+    value: float | None,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    significant: bool = False,
+) -> str:
+    """``value`` with 3 decimals (or 4 significant figures), and ``[low, high]`` when finite."""
     if value is None or not np.isfinite(value):
         return "–"
-    text = f"{value:.3f}"
+
+    def one(v: float) -> str:
+        return f"{v:.4g}" if significant else f"{v:.3f}"
+
+    text = one(value)
     if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
-        text += f" [{low:.3f}, {high:.3f}]"
+        text += f" [{one(low)}, {one(high)}]"
     return text
+
+
+def _count(value: int) -> str:
+    """A count with thousands separators: 1645983 -> "1,645,983"."""
+    return f"{int(value):,}"
+
+
+def _group_name(group: object) -> str:
+    """A group name with its pinyin when it holds Chinese: "屯智街道 (Tunzhi Jiedao)"."""
+    from training.plots import romanize
+
+    text = str(group)
+    roman = romanize(text)
+    return text if roman == text else f"{text} ({roman})"
 
 
 def _metrics_table(metrics: pd.DataFrame, models: Sequence[str], names: Sequence[str]) -> str:
@@ -32,35 +62,52 @@ def _metrics_table(metrics: pd.DataFrame, models: Sequence[str], names: Sequence
         cells = []
         for model in models:
             row = lookup.get((model, name))
-            cells.append("–" if row is None else _fmt(row["value"], row["ci_low"], row["ci_high"]))
+            cells.append(
+                "–"
+                if row is None
+                else _fmt(
+                    row["value"],
+                    row["ci_low"],
+                    row["ci_high"],
+                    significant=name in _SIGNIFICANT_METRICS,
+                )
+            )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _audit_section(attribute: str, table: pd.DataFrame) -> str:
-    flag_cols = [c for c in table.columns if c.endswith("_flag")]
-    flagged = (
-        table[table[flag_cols].fillna(False).astype(bool).any(axis=1)]
-        if flag_cols
-        else table.head(0)
-    )
+    flag_cols = [f"{r}_flag" for r in _JUDGED_RATES if f"{r}_flag" in table.columns]
+    flags = table[flag_cols].astype("boolean") if flag_cols else table.head(0)
+    flagged = table[flags.fillna(False).astype(bool).any(axis=1)] if flag_cols else table.head(0)
+    not_judged = int(flags.isna().to_numpy().sum()) if flag_cols else 0
     ref = table.loc[table["is_reference"], "group"]
-    reference = str(ref.iloc[0]) if len(ref) else "–"
+    reference = _group_name(ref.iloc[0]) if len(ref) else "–"
     head = (
-        f"### By {attribute}\n\n{len(table)} groups, reference group **{reference}** (largest); "
-        f"{len(flagged)} group(s) with a disparity outside [0.8, 1.25]."
+        f"### By {attribute}\n\n{_count(len(table))} groups, reference group **{reference}**; "
+        f"{_count(len(flagged))} group(s) with a disparity outside [0.8, 1.25] on enough "
+        f"support; {_count(not_judged)} group-rate pair(s) not judged (too few rows, "
+        f"positives, negatives or selected, or an undefined ratio: see "
+        f"`bias_audit_{attribute}.csv`, columns `*_flag_reason`)."
     )
     if flagged.empty:
         return head
-    rate_cols = [c for c in ("selection_rate", "precision", "fpr", "fnr") if c in table.columns]
+    rate_cols = [c for c in _JUDGED_RATES if c in table.columns]
     lines = [
-        "| group | size | " + " | ".join(rate_cols) + " | flagged |",
-        "|---" * (len(rate_cols) + 3) + "|",
+        "| group | size | positives | base rate | " + " | ".join(rate_cols) + " | flagged |",
+        "|---" * (len(rate_cols) + 5) + "|",
     ]
     for data in flagged.head(15).to_dict("records"):
-        flags = [c.removesuffix("_flag") for c in flag_cols if bool(pd.notna(data[c]) and data[c])]
+        names = [c.removesuffix("_flag") for c in flag_cols if bool(pd.notna(data[c]) and data[c])]
         rates = " | ".join(_fmt(float(data[c])) for c in rate_cols)
-        lines.append(f"| {data['group']} | {data['group_size']} | {rates} | {', '.join(flags)} |")
+        base = _fmt(float(data["base_rate"])) if "base_rate" in data else "–"
+        positives = _count(data["n_positive"]) if "n_positive" in data else "–"
+        lines.append(
+            f"| {_group_name(data['group'])} | {_count(data['group_size'])} | {positives} | "
+            f"{base} | {rates} | {', '.join(names)} |"
+        )
+    if len(flagged) > 15:
+        lines.append(f"\n{_count(len(flagged) - 15)} more flagged group(s) in the csv.")
     return head + "\n\n" + "\n".join(lines)
 
 
@@ -124,10 +171,11 @@ def render_model_card(
             (part["model"] == "lightgbm") & (part["metric"].str.startswith("precision_at_5"))
         ]["value"]
         fold_lines.append(
-            f"- {fold}: ROC AUC {_fmt(float(auc.iloc[0]) if len(auc) else np.nan)}, "
+            f"- {fold} (fold model): ROC AUC {_fmt(float(auc.iloc[0]) if len(auc) else np.nan)}, "
             f"precision@5 % {_fmt(float(pk.iloc[0]) if len(pk) else np.nan)}"
         )
     audit_text = "\n\n".join(_audit_section(a, t) for a, t in audit.items()) or "No audit table."
+    ms = DEFAULT_MIN_SUPPORT
     capacities = ", ".join(f"{s:.0%}" for s in config.capacity_shares)
     categories = ", ".join(config.escalation_categories)
     return f"""# Model card: {model_name}
@@ -145,8 +193,8 @@ period it was trained on.
 
 ## Data
 - Weekly as-of dates (Mondays, Asia/Shanghai) from {window.get("as_of_first", "–")} to
-  {window.get("as_of_last_labelled", "–")}; {n_rows} labelled household-weeks of
-  {n_households} households.
+  {window.get("as_of_last_labelled", "–")}; {_count(n_rows)} labelled household-weeks of
+  {_count(n_households)} households.
 - Features: {len(feature_names)} point-in-time aggregates of approved visit records
   and police incidents known before each as-of date (visits, disputes, hazards,
   incidents, context). No names, ID numbers, phones, addresses, notes, ethnicity or
@@ -156,11 +204,19 @@ period it was trained on.
   {window.get("final_validation_start", "–")} to {window.get("final_validation_end", "–")}.
 
 ## Evaluation
+**The test metrics below come from the fold models, not from the registered
+model.** Each fold model is trained only on weeks before its test weeks
+(rolling-origin out-of-time evaluation). The registered final model is
+retrained on all labelled data up to the last split
+({window.get("final_train_start", "–")} to {window.get("final_validation_end", "–")})
+and has no held-out test of its own: its figures are expected to be like the
+folds', which is checked only when its own weeks' labels arrive.
+
 Rolling-origin out-of-time folds with a {config.horizon_days}-day gap between
 training, validation and test (no label window crosses a split); test rows
 {window.get("test_first", "–")} to {window.get("test_last", "–")}, pooled. All
 scorers are evaluated on the same test rows. 95 % intervals: paired household
-bootstrap, {config.n_bootstrap} resamples, seed {config.seed}. Capacities: top
+bootstrap, {_count(config.n_bootstrap)} resamples, seed {config.seed}. Capacities: top
 {capacities} of households per as-of date and the top {config.capacity_per_township}
 per township.
 
@@ -169,6 +225,9 @@ features), `hand_rule` (most open disputes, most recent first: what an officer
 could do by hand){", `oracle` (the simulator's true risk: the ceiling)" if has_oracle else ""}.
 
 {_metrics_table(metrics, models, [m for m in _HEADLINE_METRICS if m in set(metrics["metric"])])}
+
+Brier score and ECE (expected calibration error) in 4 significant figures;
+lower is better.
 
 ### Ranked lists at capacity
 {_metrics_table(metrics, models, rank_names)}
@@ -188,9 +247,15 @@ could do by hand){", `oracle` (the simulator's true risk: the ceiling)" if has_o
 - Households first seen after training get features from few records.
 
 ## Bias audit
-Selection: the model's top {config.headline_share:.0%} per as-of date on the
-test rows. Rates per group and disparity against the largest group, flagged
-outside [0.8, 1.25] (Aequitas convention).
+Selection: the fold models' top {config.headline_share:.0%} per as-of date on the
+test rows. Rates per group and their ratio to a reference group, flagged
+outside [0.8, 1.25] (Aequitas convention). The reference group is the largest
+group whose every rate is above 0 with enough support; a ratio is judged only
+when both groups have at least {ms["rows"]} rows (selection rate), {ms["selected"]} selected
+(precision), {ms["negatives"]} negatives (FPR) and {ms["positives"]} positives (FNR), else it
+is left unflagged with the reason in the csv. The base rate (share of households with
+an escalation) is shown for context: it is a property of the data, not of the
+model, and is never a flag.
 
 {audit_text}
 """

@@ -349,6 +349,83 @@ def headline_metric(config: TrainConfig) -> str:
     return f"precision_at_{k_label(config.headline_share)}"
 
 
+def run_name(window: dict[str, str], config: TrainConfig) -> str:
+    """Readable MLflow run name, ``train-<last labelled as-of date>-seed<seed>``.
+
+    Parameters
+    ----------
+    window : dict of str to str
+        ISO dates of the run (``as_of_last_labelled``: last Monday, Asia/Shanghai).
+    config : TrainConfig
+        The run's configuration (its seed).
+
+    Returns
+    -------
+    str
+        E.g. ``"train-2026-10-26-seed0"``.
+    """
+    return f"train-{window.get('as_of_last_labelled', 'unknown')}-seed{config.seed}"
+
+
+def model_description(config: TrainConfig, model_name: str) -> str:
+    """Description of the registered model: what it predicts, horizon, intended use.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Horizon (days) and escalation categories.
+    model_name : str
+        Registered model name.
+
+    Returns
+    -------
+    str
+        Markdown text, no personal data.
+    """
+    return (
+        f"**{model_name}**: calibrated probability (0-1) that a household has an escalation "
+        f"incident ({', '.join(config.escalation_categories)}) reported to the police within "
+        f"the next {config.horizon_days} days of an as-of date (Monday, Asia/Shanghai), from "
+        f"point-in-time features of approved visit records and incidents.\n\n"
+        f"Intended use: rank households so that community police officers revisit the "
+        f"riskiest first; it supports and never replaces an officer's judgement, and must not "
+        f"be used to sanction, label or deny services to anyone. Each version's description "
+        f"gives its training window and test figures; alias `challenger` is the latest "
+        f"training run, `champion` the version serving lists (moved by `revisit promote` "
+        f"only when it beats the officers' hand rule)."
+    )
+
+
+def _version_description(
+    window: dict[str, str], config: TrainConfig, test_values: dict[tuple[str, str], float]
+) -> str:
+    """Description of one version: training window and test precision@k vs baselines."""
+    headline = headline_metric(config)
+
+    def value(model: str) -> str:
+        v = test_values.get((model, headline))
+        return "–" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+    oracle = (
+        f", oracle (the simulator's true risk) {value(ORACLE)}"
+        if ((ORACLE, headline) in test_values)
+        else ""
+    )
+    return (
+        f"Final model trained on {window.get('final_train_start', '–')} to "
+        f"{window.get('final_train_end', '–')}, early-stopped and calibrated on "
+        f"{window.get('final_validation_start', '–')} to "
+        f"{window.get('final_validation_end', '–')}; horizon {config.horizon_days} days, "
+        f"seed {config.seed}.\n\n"
+        f"Test precision@{config.headline_share:.0%} (share of the top "
+        f"{config.headline_share:.0%} per week that escalated; as-of dates "
+        f"{window.get('test_first', '–')} to {window.get('test_last', '–')}, pooled): "
+        f"model {value(MODEL)}, officers' hand rule {value(HAND_RULE)}, logistic "
+        f"{value(LOGISTIC)}{oracle}. These test figures come from the rolling-origin fold "
+        f"models; this retrained version has no held-out test of its own."
+    )
+
+
 def run_training(
     *,
     home: Path,
@@ -505,7 +582,11 @@ def run_training(
         experiment_id = _experiment_id(client, artifact_location)
         with (
             tempfile.TemporaryDirectory() as tmp,
-            mlflow.start_run(experiment_id=experiment_id) as run,
+            mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=run_name(window, config),
+                description=_version_description(window, config, test_values),
+            ) as run,
         ):
             run_id = run.info.run_id
             out = Path(tmp)
@@ -599,6 +680,14 @@ def run_training(
         version = str(max(int(v.version) for v in versions))
         for key, value in tags.items():
             client.set_model_version_tag(model_name, version, key, value)
+        registered = client.get_registered_model(model_name)
+        if not (registered.description or "").strip():  # once: a user's edit is kept
+            client.update_registered_model(
+                model_name, description=model_description(config, model_name)
+            )
+        client.update_model_version(
+            model_name, version, description=_version_description(window, config, test_values)
+        )
         client.set_registered_model_alias(model_name, CHALLENGER_ALIAS, version)
 
     return TrainResult(
@@ -647,11 +736,28 @@ def _audit_and_plots(
         )
         table.to_csv(out / f"bias_audit_{attribute}.csv", index=False)
         save_figure(
-            plot_disparities(table, attribute=attribute), out / f"bias_audit_{attribute}.png"
+            plot_disparities(_judged_only(table), attribute=attribute),
+            out / f"bias_audit_{attribute}.png",
         )
         audits[attribute] = table
     _plots(frame, scorers, config, out)
     return audits
+
+
+def _judged_only(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of an audit table whose ratios not judged (``<NA>`` flag) are ``nan``.
+
+    The figure then marks them "n/a" instead of drawing ratios computed on too
+    few rows as if they were disparities; the csv keeps every ratio.
+    """
+    from training.audit import RATES
+
+    out = table.copy()
+    for rate in RATES:
+        flag, ratio = f"{rate}_flag", f"{rate}_disparity"
+        if flag in out.columns and ratio in out.columns:
+            out[ratio] = out[ratio].where(out[flag].notna())
+    return out
 
 
 def _plots(frame: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Path) -> None:
