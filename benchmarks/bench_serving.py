@@ -2,16 +2,23 @@
 
 A server process builds a synthetic snapshot of N households (a fast linear fake
 model, or the real champion when ``--home`` is given), scores it and serves it
-with uvicorn on a free loopback port (127.0.0.1 only). A second process drives
-``GET /v1/priority-list?township=…&limit=50`` with 32 concurrent connections
-(httpx + asyncio) for a bounded time, then ``/healthz`` the same way as the
-framework's ceiling. Reported: requests/s, p50/p99 latency (ms), start-up time
-(load + score, s) and the server's resident memory (MiB, psutil).
+with uvicorn (one worker, no access log) on a free loopback port (127.0.0.1 only).
+A load generator drives ``/healthz`` (the framework's ceiling) and then
+``GET /v1/priority-list?township=…&limit=50`` with 32 concurrent keep-alive
+connections for a bounded time. Reported: requests/s, p50/p99 latency (ms),
+start-up time (load + score, s) and the server's resident memory (MiB, psutil).
+
+Load generator: ``wrk`` (C, one thread, ``--latency``) when it is on PATH, else
+a second Python process with httpx + asyncio; the report names the one used.
+On a 2-core machine the generator competes with the server for CPU, and by
+Little's law the mean latency is concurrency / throughput, so a costly client
+(httpx costs about as much CPU per request as the server) lowers both figures.
 
 Goals (issue #6, at 1 000 000 households on the 2-core machine): p99 ≤ 50 ms,
 throughput ≥ 50 % of /healthz, start-up ≤ 60 s, RSS ≤ 4 GB.
 
-Usage: ``python -m benchmarks.bench_serving [--households N] [--duration S] [--home DIR]``.
+Usage: ``python -m benchmarks.bench_serving [--households N] [--duration S] [--concurrency C]
+[--limit L] [--home DIR] [--load-client auto|wrk|httpx]``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -193,13 +202,90 @@ def _client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uvicorn_stack() -> str:
+    """The event loop and HTTP parser uvicorn's ``auto`` picks (uvloop/httptools when installed)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+_WRK_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    """A wrk duration such as ``812.00us``, ``12.5ms`` or ``1.02s``, in milliseconds."""
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text.strip())
+    if match is None:
+        raise ValueError(f"expected a wrk duration like '12.5ms', got {text!r}")
+    return float(match.group(1)) * _WRK_UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests, errors, requests/s and p50/p99 latency (ms) from ``wrk --latency`` output.
+
+    Errors are non-2xx/3xx responses plus socket errors (connect, read, write, timeout).
+
+    Raises
+    ------
+    ValueError
+        When the output lacks the request count, the rate or the latency distribution.
+    """
+    total = re.search(r"^\s*(\d+) requests in ", output, re.MULTILINE)
+    rps = re.search(r"^Requests/sec:\s*([0-9.]+)", output, re.MULTILINE)
+    pct = dict(re.findall(r"^\s*(50|99)(?:\.000)?%\s+(\S+)\s*$", output, re.MULTILINE))
+    if total is None or rps is None or set(pct) != {"50", "99"}:
+        raise ValueError(f"expected wrk --latency output, got {output[-500:]!r}")
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+    return {
+        "requests": int(total.group(1)),
+        "errors": errors,
+        "rps": float(rps.group(1)),
+        "p50_ms": _wrk_ms(pct["50"]),
+        "p99_ms": _wrk_ms(pct["99"]),
+    }
+
+
+def _run_wrk(url: str, token: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    httpx.get(url, headers=headers, timeout=60).raise_for_status()  # warm-up
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{args.concurrency}",
+        f"-d{max(1, round(args.duration))}s",
+        "--timeout",
+        "30s",
+        "--latency",
+    ]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, check=True, timeout=args.duration + 120
+    )
+    return parse_wrk(out.stdout)
+
+
 def _run_client(url: str, token: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    if args.load_client == "wrk":
+        return _run_wrk(url, token, args)
     cmd = [
         sys.executable,
         "-m",
@@ -231,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
         "--home", type=Path, default=None, help="serve the real champion of this home"
     )
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument(
+        "--load-client",
+        choices=("auto", "wrk", "httpx"),
+        default="auto",
+        help="load generator: wrk when on PATH (auto), or a Python httpx process",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
@@ -241,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.client:
         return _client(args)
+    if args.load_client == "auto":
+        args.load_client = "wrk" if shutil.which("wrk") else "httpx"
+    elif args.load_client == "wrk" and not shutil.which("wrk"):
+        print("--load-client wrk: wrk is not on PATH (apt-get install wrk)")
+        return 2
 
     import httpx
     import psutil
@@ -303,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"serving benchmark: {n} households, {args.concurrency} connections, {args.duration:g} s per endpoint, "
         f"{'champion of ' + str(args.home) if args.home else 'fast fake model'}"
+    )
+    client_desc = (
+        "wrk (C, 1 thread)"
+        if args.load_client == "wrk"
+        else "httpx + asyncio (Python; competes with the server for CPU)"
+    )
+    print(
+        f"  load generator: {client_desc}; server: uvicorn, 1 worker, no access log, {_uvicorn_stack()}"
     )
     print(
         f"  start-up: load + score {startup['load_score_s']:.1f} s; process ready after {ready_s:.1f} s   (goal ≤ 60 s)"

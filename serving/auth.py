@@ -247,31 +247,45 @@ class TokenStore:
 
 
 # ------------------------------------------------------------ FastAPI wiring
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer rv_<id>_<secret>`")
-
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """Resolve the caller from ``Authorization: Bearer``; 401 with ``WWW-Authenticate`` otherwise."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers=_UNAUTHORIZED_HEADERS,
-        )
-    store: TokenStore = request.app.state.tokens
-    try:
-        return store.authenticate(credentials.credentials)
-    except AuthError as err:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid or revoked bearer token",
-            headers=_UNAUTHORIZED_HEADERS,
-        ) from err
+class BearerUser(HTTPBearer):
+    """The ``HTTPBearer`` security scheme that also resolves the token to its :class:`User`.
+
+    One dependency instead of two (scheme, then lookup): FastAPI's resolver costs
+    about 10 µs per dependency per request. The OpenAPI scheme stays ``HTTPBearer``.
+
+    Parameters
+    ----------
+    description : str
+        Shown in the OpenAPI security scheme.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(scheme_name="HTTPBearer", description=description, auto_error=False)
+
+    async def __call__(self, request: Request) -> User:  # type: ignore[override]
+        """Resolve the caller from ``Authorization: Bearer``; 401 with ``WWW-Authenticate`` otherwise."""
+        credentials: HTTPAuthorizationCredentials | None = await super().__call__(request)
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a bearer token is required",
+                headers=_UNAUTHORIZED_HEADERS,
+            )
+        store: TokenStore = request.app.state.tokens
+        try:
+            return store.authenticate(credentials.credentials)
+        except AuthError as err:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "invalid or revoked bearer token",
+                headers=_UNAUTHORIZED_HEADERS,
+            ) from err
+
+
+get_current_user = BearerUser(description="`Authorization: Bearer rv_<id>_<secret>`")
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -33,6 +33,9 @@ class ServingSettings(BaseSettings):
         Number of reasons shown per household.
     reasons_cache_size : int
         Maximum number of households whose reasons are cached.
+    page_cache_bytes : int
+        Budget of the rendered list pages kept per loaded snapshot (bytes; 0 = off),
+        ``$REVISIT_PAGE_CACHE_BYTES``; default 64 MiB (about 2 400 pages of 50 rows).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -49,6 +52,9 @@ class ServingSettings(BaseSettings):
     audit_db_path: Path | None = Field(default=None, validation_alias="REVISIT_AUDIT_DB")
     reasons_top_k: int = Field(default=3, ge=1, le=10)
     reasons_cache_size: int = Field(default=200_000, ge=0)
+    page_cache_bytes: int = Field(
+        default=64 * 2**20, ge=0, validation_alias="REVISIT_PAGE_CACHE_BYTES"
+    )
 
     def with_overrides(
         self, *, home: Path | None = None, as_of: date | None = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from serving.schemas import Language, PriorityItem, PriorityList, ReasonOut
-from serving.state import ServingState
+from serving.state import CachedPage, ServingState
 
 
 def reasons_out(reasons: Sequence[Any], lang: Language) -> list[ReasonOut]:
@@ -76,3 +77,50 @@ def priority_list(
         language=lang,
         items=items,
     )
+
+
+def page_key(
+    state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
+) -> Hashable:
+    """Cache key of a rendered page: model version, as-of date, jurisdiction, slice, language."""
+    return (state.model_info.version, state.as_of_day, level, name, limit, offset, lang)
+
+
+def cached_page(
+    state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
+) -> CachedPage | None:
+    """The rendered page if ``state`` has it cached, else ``None`` (cheap: no model call)."""
+    return state.pages.get(page_key(state, level, name, limit=limit, offset=offset, lang=lang))
+
+
+def render_page(
+    state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
+) -> CachedPage:
+    """:func:`priority_list` serialised to JSON, from ``state.pages`` or built and cached there.
+
+    The cache lives on the state, so a reload (a new state) never serves an old
+    page. Parameters are those of :func:`priority_list`.
+
+    Returns
+    -------
+    CachedPage
+        UTF-8 JSON body and the returned household ids (for the audit row).
+
+    Raises
+    ------
+    UnknownJurisdiction
+        When the snapshot has no such jurisdiction (nothing is cached then).
+    """
+    key = page_key(state, level, name, limit=limit, offset=offset, lang=lang)
+    page = state.pages.get(key)
+    if page is not None:
+        return page
+    body = priority_list(state, level, name, limit=limit, offset=offset, lang=lang)
+    ids = tuple(it.household_id for it in body.items)
+    page = CachedPage(
+        body=body.model_dump_json().encode("utf-8"),
+        household_ids=ids,
+        household_ids_json=json.dumps(list(ids), ensure_ascii=False),
+    )
+    state.pages.put(key, page)
+    return page

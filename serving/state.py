@@ -1,7 +1,7 @@
 """The scored snapshot kept in memory: scores, rankings per jurisdiction, lazily cached reasons.
 
 A :class:`ServingState` is built once (scoring every household in one batch) and
-never mutated afterwards, except for its reasons cache. A :class:`StateHolder`
+never mutated afterwards, except for its caches (reasons, rendered list pages). A :class:`StateHolder`
 owns the current state and replaces it atomically on reload: the new state is
 built beside the old one, and a failed build leaves the old one serving.
 """
@@ -172,6 +172,87 @@ def score_frame(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(scores)
 
 
+@dataclass(frozen=True)
+class CachedPage:
+    """One rendered page of a list: the response body and what its audit row needs.
+
+    Parameters
+    ----------
+    body : bytes
+        The serialised response (UTF-8 JSON).
+    household_ids : tuple of str
+        Ids of the returned households, in rank order.
+    household_ids_json : str
+        ``household_ids`` as the JSON list the audit log stores.
+    """
+
+    body: bytes
+    household_ids: tuple[str, ...]
+    household_ids_json: str
+
+    @property
+    def size(self) -> int:
+        """Bytes counted against the cache's budget (body + ids; Python overhead not counted)."""
+        return len(self.body) + len(self.household_ids_json)
+
+
+class PageCache:
+    """A thread-safe LRU of rendered list pages, bounded by their total size in bytes.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Budget for the cached bodies (``0`` turns caching off); the least recently
+        used pages are dropped once the sum of :attr:`CachedPage.size` exceeds it.
+
+    Notes
+    -----
+    One cache belongs to one :class:`ServingState`, so a reload (a new state)
+    starts with an empty cache and the old pages go with the old state.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes currently held (sum of :attr:`CachedPage.size`)."""
+        return self._bytes
+
+    def get(self, key: Hashable) -> CachedPage | None:
+        """The page under ``key`` (marked recently used), or ``None``."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                self.misses += 1
+                return None
+            self._pages.move_to_end(key)
+            self.hits += 1
+            return page
+
+    def put(self, key: Hashable, page: CachedPage) -> None:
+        """Store ``page`` (a page larger than the whole budget is not stored)."""
+        if page.size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._pages[key] = page
+            self._bytes += page.size
+            while self._bytes > self.max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= dropped.size
+
+
 class ServingState:
     """An immutable scored snapshot with rankings per jurisdiction.
 
@@ -191,6 +272,8 @@ class ServingState:
         Reasons per household.
     reasons_cache_size : int
         Households whose reasons are kept (least recently used are dropped).
+    page_cache_bytes : int
+        Budget of :attr:`pages`, the rendered list pages of this state (bytes; 0 = off).
 
     Raises
     ------
@@ -214,6 +297,7 @@ class ServingState:
         *,
         top_k: int = 3,
         reasons_cache_size: int = 200_000,
+        page_cache_bytes: int = 64 * 2**20,
     ) -> None:
         started = time.perf_counter()
         missing = [c for c in ("household_id", *JURISDICTION_COLUMNS) if c not in frame.columns]
@@ -233,6 +317,8 @@ class ServingState:
         self.frame = frame
         self.model_info = model_info
         self.as_of = to_local_midnight(as_of)
+        #: ``as_of`` as an ISO date (``YYYY-MM-DD``), computed once for cache keys and audit rows.
+        self.as_of_day = self.as_of.date().isoformat()
         self.top_k = top_k
         self.household_ids = ids
         self.scores = scores
@@ -276,6 +362,7 @@ class ServingState:
         self._reasons: OrderedDict[tuple[str, str, str], list[Any]] = OrderedDict()
         self._reasons_lock = threading.Lock()
         self._reasons_cache_size = reasons_cache_size
+        self.pages = PageCache(page_cache_bytes)
         self.build_seconds = time.perf_counter() - started
         logger.info(
             "scored snapshot: %d households, model version %s, as_of %s, %.2f s",
@@ -615,6 +702,7 @@ def load_state(settings: ServingSettings) -> ServingState:
         as_of,
         top_k=settings.reasons_top_k,
         reasons_cache_size=settings.reasons_cache_size,
+        page_cache_bytes=settings.page_cache_bytes,
     )
 
 

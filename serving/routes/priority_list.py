@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
-from serving.audit import AuditEvent
+from serving.audit import AuditEvent, AuditLog
 from serving.auth import CurrentUser, check_jurisdiction
-from serving.deps import AuditDep, LanguageDep, StateDep
+from serving.deps import AcceptLanguageHeader, current_state
 from serving.errors import ForbiddenError, UnknownJurisdiction
-from serving.listing import priority_list
-from serving.schemas import MAX_LIST_LIMIT, PriorityList
+from serving.listing import cached_page, priority_list, render_page
+from serving.schemas import MAX_LIST_LIMIT, Language, PriorityList, preferred_language
 from serving.sheets import content_disposition, sheet_title, to_csv, to_xlsx
+from serving.state import ServingState
 
 router = APIRouter(prefix="/v1", tags=["priority list"])
 
@@ -32,11 +35,10 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
         503: {"description": "No scored snapshot loaded yet."},
     },
 )
-def get_priority_list(
+async def get_priority_list(
+    request: Request,
     user: CurrentUser,
-    state: StateDep,
-    audit: AuditDep,
-    lang: LanguageDep,
+    accept_language: AcceptLanguageHeader = None,
     county: Annotated[str | None, NameQuery] = None,
     township: Annotated[str | None, NameQuery] = None,
     village: Annotated[str | None, NameQuery] = None,
@@ -50,6 +52,11 @@ def get_priority_list(
     may ask only for their jurisdiction or one inside it. ``format=csv|xlsx``
     returns the early-warning notice (预警提示单) as a sheet.
     """
+    # Hot path: a cached JSON page is answered on the event loop; building a page
+    # (model explanations, serialisation) and sheets run in the thread pool. State,
+    # audit log and language are read here, not as dependencies (~10 µs each).
+    state = current_state(request)
+    lang = preferred_language(accept_language)
     given = {
         k: v
         for k, v in (("county", county), ("township", township), ("village", village))
@@ -61,6 +68,7 @@ def get_priority_list(
             f"give exactly one of county, township or village; got {sorted(given) or 'none'}",
         )
     ((level, name),) = given.items()
+    info = state.model_info
     try:
         allowed = user.unrestricted or (
             user.level is not None
@@ -68,7 +76,30 @@ def get_priority_list(
             and state.contains(user.level, user.jurisdiction, level, name)
         )
         check_jurisdiction(user, allowed)
-        body = priority_list(state, level, name, limit=limit, offset=offset, lang=lang)
+        if format == "json":
+            page = cached_page(state, level, name, limit=limit, offset=offset, lang=lang)
+            if page is None:
+                page = await run_in_threadpool(
+                    render_page, state, level, name, limit=limit, offset=offset, lang=lang
+                )
+            ids_json = page.household_ids_json
+            # Serialised once per page and state; FastAPI would validate it again otherwise.
+            response = Response(page.body, media_type="application/json")
+        else:
+            content, ids = await run_in_threadpool(
+                _sheet, state, level, name, limit, offset, lang, format
+            )
+            ids_json = json.dumps(ids, ensure_ascii=False)
+            response = Response(
+                content,
+                media_type="text/csv; charset=utf-8" if format == "csv" else XLSX_MEDIA_TYPE,
+                headers={
+                    "Content-Disposition": content_disposition(
+                        level, name, state.as_of.date(), format
+                    ),
+                    "X-Model-Version": info.version,
+                },
+            )
     except ForbiddenError as err:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this {level} is outside your jurisdiction"
@@ -78,9 +109,8 @@ def get_priority_list(
             status.HTTP_404_NOT_FOUND, f"no {level} named {name!r} in the snapshot"
         ) from err
 
-    items = body.items
-    info = state.model_info
-    as_of = state.as_of.date()
+    # Every answered request is audited, cached page or not (a queue put: never waits on disk).
+    audit: AuditLog = request.app.state.audit
     audit.record(
         AuditEvent.make(
             token_id=user.token_id,
@@ -88,22 +118,26 @@ def get_priority_list(
             level=level,
             jurisdiction=name,
             endpoint=f"/v1/priority-list?format={format}",
-            household_ids=[it.household_id for it in items],
+            household_ids_json=ids_json,
             model_version=info.version,
-            as_of=as_of.isoformat(),
+            as_of=state.as_of_day,
         )
     )
-    if format in ("csv", "xlsx"):
-        title = sheet_title(level, name, as_of, info.horizon_days, lang)
-        content = to_csv(title, items, lang) if format == "csv" else to_xlsx(title, items, lang)
-        media = "text/csv; charset=utf-8" if format == "csv" else XLSX_MEDIA_TYPE
-        return Response(
-            content,
-            media_type=media,
-            headers={
-                "Content-Disposition": content_disposition(level, name, as_of, format),
-                "X-Model-Version": info.version,
-            },
-        )
-    # Serialised once here; FastAPI would validate the model again against response_model.
-    return Response(body.model_dump_json(), media_type="application/json")
+    return response
+
+
+def _sheet(
+    state: ServingState,
+    level: str,
+    name: str,
+    limit: int,
+    offset: int,
+    lang: Language,
+    format: str,
+) -> tuple[bytes, list[str]]:
+    """The early-warning notice as CSV or XLSX, and the ids it lists (blocking: thread pool)."""
+    body = priority_list(state, level, name, limit=limit, offset=offset, lang=lang)
+    title = sheet_title(level, name, state.as_of.date(), state.model_info.horizon_days, lang)
+    items = body.items
+    content = to_csv(title, items, lang) if format == "csv" else to_xlsx(title, items, lang)
+    return content, [it.household_id for it in items]
