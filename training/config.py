@@ -53,9 +53,13 @@ class LightGBMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_estimators: int = Field(default=2000, ge=1)
-    learning_rate: float = Field(default=0.05, gt=0, le=1)
-    num_leaves: int = Field(default=31, ge=2)
-    min_child_samples: int = Field(default=50, ge=1)
+    # Defaults chosen on the 20 000-household demo prefecture by validation AP/AUC on
+    # weeks before every test block of the run (num_leaves 15, min_child_samples 1000,
+    # learning rate 0.03: validation AP 0.099 vs 0.070 for 31/50/0.05): escalations are
+    # rare (~0.5 % of household-weeks), so small, well-populated leaves generalise better.
+    learning_rate: float = Field(default=0.03, gt=0, le=1)
+    num_leaves: int = Field(default=15, ge=2)
+    min_child_samples: int = Field(default=1000, ge=1)
     early_stopping_rounds: int = Field(default=100, ge=1)
     calibration: str = Field(default="auto", pattern="^(auto|isotonic|sigmoid|none)$")
     n_jobs: int = Field(default=2, ge=1)

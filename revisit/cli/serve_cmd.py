@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
         home: Path | None = HomeOption,
         as_of: datetime | None = AsOfOption,
         reload_interval: float | None = ReloadIntervalOption,
+        access_log: bool = typer.Option(
+            False,
+            "--access-log/--no-access-log",
+            help="Log every HTTP request line (off: the audit log already records each read).",
+        ),
     ) -> None:
         """Serve ranked lists, households, scores and the model card (OpenAPI at /docs)."""
         import uvicorn
@@ -47,4 +52,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"Revisit API on http://{host}:{port} (docs at /docs); home {settings.home}", err=True
         )
-        uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            workers=1,
+            log_level="info",
+            access_log=access_log,
+        )
