@@ -123,7 +123,12 @@ from typing import Final
 
 import numpy as np
 
-from features.contract import DISPUTE_TYPES, HOUSEHOLD_TYPES, RISK_HAZARDS
+from features.contract import (
+    DEFAULT_ESCALATION_CATEGORIES,
+    DISPUTE_TYPES,
+    HOUSEHOLD_TYPES,
+    RISK_HAZARDS,
+)
 from simulation.errors import SimulationConfigError
 
 #: County-level units: (Chinese name, resident population in 10 000s, ID-number prefix).
@@ -201,14 +206,7 @@ CALL_RATE: Final = np.array([0.003, 0.006, 0.012])  # dispute calls per day by s
 
 #: Escalation categories in this order, and probabilities by cause (rows:
 #: dispute types in DISPUTE_TYPE_CODES order, then "background", then "self-harm hazard").
-ESCALATION_CODES: Final = (
-    "domestic_violence",
-    "fight",
-    "assault_injury",
-    "self_harm",
-    "mass_incident",
-    "homicide",
-)
+ESCALATION_CODES: Final = DEFAULT_ESCALATION_CATEGORIES  # the contract's escalation set
 ESCALATION_MIX: Final = np.array(
     [
         [0.56, 0.14, 0.17, 0.125, 0.00, 0.005],
