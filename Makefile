@@ -12,7 +12,8 @@ DEMO_HOUSEHOLDS ?= 20000
 .PHONY: help install test test-slow lint format demo bench mlflow-ui serve clean
 
 help: ## List every target with a one-line description
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@echo "Variables: HOME_DIR=$(HOME_DIR) (demo, mlflow-ui, serve), DEMO_HOUSEHOLDS=$(DEMO_HOUSEHOLDS), PYTHON=$(PYTHON)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -17,6 +17,11 @@ feature frame of ``features/`` carries ``context_all_household_type`` as a
 the model maps them onto its training categories (unseen -> missing). Loading needs the ``models``
 and ``features`` packages importable (the ``revisit`` distribution installed);
 the logged ``pip_requirements`` pin the library versions used for training.
+
+Serialisation: the wrapper is logged as a Python object, so MLflow pickles it
+with cloudpickle (and warns that unpickling runs code). Only load models from a
+registry you control; Revisit's own registry holds only what ``revisit train``
+logged.
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ Next steps
       officer of $TOWNSHIP:  $OFFICER
       analyst:               $ANALYST
   Then, for example:
-      curl -H "Authorization: Bearer $OFFICER" \\
-           "http://127.0.0.1:8000/v1/priority-list?township=$TOWNSHIP&limit=20"
-      curl -H "Authorization: Bearer $OFFICER" -o list.xlsx \\
-           "http://127.0.0.1:8000/v1/priority-list?township=$TOWNSHIP&limit=50&format=xlsx"
+      curl -G -H "Authorization: Bearer $OFFICER" http://127.0.0.1:8000/v1/priority-list \\
+           --data-urlencode "township=$TOWNSHIP" -d limit=20
+      curl -G -H "Authorization: Bearer $OFFICER" -o list.xlsx http://127.0.0.1:8000/v1/priority-list \\
+           --data-urlencode "township=$TOWNSHIP" -d limit=50 -d format=xlsx
       curl -H "Authorization: Bearer $ANALYST" http://127.0.0.1:8000/v1/model
 MSG

@@ -63,7 +63,7 @@ def test_features_command_on_missing_warehouse_is_a_clear_error(tmp_path: Path) 
 
 def test_features_command_rejects_a_bad_date(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["features", "--as-of", "2024-13-45", "--home", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "--as-of" in result.output and "Traceback" not in result.output
 
 

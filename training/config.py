@@ -206,4 +206,9 @@ def load_config(path: Path | None) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"invalid training configuration in {path.name!r}: {err}") from err
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}"
+            f" (got {e['input']!r})"
+            for e in err.errors(include_url=False)
+        )
+        raise ConfigError(f"invalid training configuration in {path.name!r}: {problems}") from err

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
             when = None if as_of is None else local_midnight(as_of)
             table = build_feature_table(settings.home, when)
         except AsOfError as err:
-            fail(f"--as-of: {err}")
+            fail(f"--as-of: {err}", code=2)
             return
         except (FeatureBuildError, WarehouseError, OSError) as err:
             fail(str(err))

@@ -17,6 +17,9 @@ def _quiet_mlflow() -> None:
 
     for name in ("mlflow", "alembic", "urllib3", "git", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "Passing a Python object as python_model ... CloudPickle": the wrapper is our own code,
+    # loaded only from our own registry; the caution is documented in models/pyfunc.py.
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
     # county/township names in Chinese on the audit figures; the default font lacks the glyphs
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
     warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method")
