@@ -8,7 +8,10 @@ Flow of one run (:func:`ingest_paths`)::
       -> parse whole columns (features.parsing) -> per-row error masks
       -> validate with the pandera models (features.schemas) -> more error masks
       -> bad rows to <home>/quarantine/<run-id>.csv, good rows on
+      -> quarantine implausible rows (entered before the event, reviewed before entry,
+         counts above features.schemas.MAX_PERSONS_MET / MAX_DISPUTE_PARTIES)
       -> drop re-sent rows (duplicates), resolve same-id conflicts (later recorded_at wins)
+         and report each in <home>/quarantine/<run-id>-conflicts.csv
       -> write <home>/warehouse/<table>.parquet atomically, append <home>/ingest_log.jsonl
 
 Counts per file and in total always satisfy
@@ -62,7 +65,14 @@ from features.parsing import (
     parse_ints,
     parse_text,
 )
-from features.schemas import NOT_IN_FUTURE, incidents_schema, visits_schema
+from features.schemas import (
+    CLOCK_TOLERANCE,
+    MAX_DISPUTE_PARTIES,
+    MAX_PERSONS_MET,
+    NOT_IN_FUTURE,
+    incidents_schema,
+    visits_schema,
+)
 from features.warehouse import (
     TABLE_DTYPES,
     TABLE_EVENT_TIME,
@@ -88,11 +98,16 @@ MAX_VALUE_CHARS: Final = 60
 #: Length of the hex HMAC digest kept in a derived household_id.
 HOUSEHOLD_HASH_HEX: Final = 16
 
+#: Headers of the household column (the alternative is 户主身份证号, hashed).
+HOUSEHOLD_HEADERS: Final[tuple[str, ...]] = next(
+    (*c.headers, c.name) for c in VISIT_COLUMNS if c.name == "household_id"
+)
 TABLE_COLUMNS: Final[dict[str, tuple[Column, ...]]] = {
     TABLE_VISITS: VISIT_COLUMNS,
     TABLE_INCIDENTS: INCIDENT_COLUMNS,
 }
 _LINEAGE: Final = ("source_file", "source_row")
+CLOCK_TOLERANCE_TEXT: Final = "1 hour"
 
 
 # ---------------------------------------------------------------------------
@@ -106,6 +121,10 @@ class IngestError(Exception):
 
 class FileRejectedError(IngestError):
     """A whole export cannot be ingested (unreadable, unknown table, missing column)."""
+
+
+class NoInputFilesError(IngestError):
+    """The given paths hold no supported export (.xlsx, .csv, .parquet) at all."""
 
 
 @dataclass
@@ -124,7 +143,11 @@ class FileReport:
         are not rows.
     conflicts : int
         Accepted rows whose id was already known with different content (the
-        later ``recorded_at`` is kept); included in ``accepted``.
+        later ``recorded_at`` is kept); included in ``accepted``. Each is a
+        line of ``<home>/quarantine/<run_id>-conflicts.csv``.
+    quarantine_repeats : int
+        Quarantined rows whose content was already quarantined by an earlier
+        run (the same bad row sent again); included in ``quarantined``.
     rejected : str or None
         Plain-words reason when the whole file was rejected.
     warnings : list of str
@@ -138,6 +161,7 @@ class FileReport:
     quarantined: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    quarantine_repeats: int = 0
     rejected: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -165,17 +189,21 @@ class IngestReport:
         One per file, in the order read.
     quarantine_file : Path or None
         ``<home>/quarantine/<run_id>.csv`` when a row was quarantined.
+    conflicts_file : Path or None
+        ``<home>/quarantine/<run_id>-conflicts.csv`` when an id arrived with
+        different content (:data:`CONFLICT_COLUMNS`).
     """
 
     run_id: str
     started_at: pd.Timestamp
     files: list[FileReport] = field(default_factory=list)
     quarantine_file: Path | None = None
+    conflicts_file: Path | None = None
 
     @property
     def totals(self) -> dict[str, int]:
-        """Total ``read, accepted, quarantined, duplicates, conflicts`` over the files."""
-        keys = ("read", "accepted", "quarantined", "duplicates", "conflicts")
+        """Totals of ``read, accepted, quarantined, duplicates, conflicts, quarantine_repeats``."""
+        keys = ("read", "accepted", "quarantined", "duplicates", "conflicts", "quarantine_repeats")
         return {k: sum(getattr(f, k) for f in self.files) for k in keys}
 
     # Convenience accessors named after the interface (docs/interfaces.md).
@@ -212,6 +240,7 @@ class IngestReport:
             "files": [asdict(f) for f in self.files],
             "totals": self.totals,
             "quarantine_file": self.quarantine_file.name if self.quarantine_file else None,
+            "conflicts_file": self.conflicts_file.name if self.conflicts_file else None,
         }
 
 
@@ -292,8 +321,11 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
     ------
     FileRejectedError
         If a path does not exist.
+    NoInputFilesError
+        If the paths hold no supported file at all.
     """
     out: list[Path] = []
+    empty: list[str] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(
@@ -305,10 +337,21 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
                 and GROUND_TRUTH_DIRNAME not in f.relative_to(p).parts
             )
             out.extend(found)
+            if not found:
+                empty.append(str(p))
         elif p.exists():
             out.append(p)
         else:
             raise FileRejectedError(f"{str(p)!r}: no such file or folder")
+    if not out:
+        where = ", ".join(repr(e) for e in empty) or "the given paths"
+        raise NoInputFilesError(
+            f"no export to ingest in {where}: expected files ending in "
+            f"{', '.join(SUPPORTED_SUFFIXES)} (Excel lock files ~$*, hidden files and "
+            f"{GROUND_TRUTH_DIRNAME}/ folders are skipped)"
+        )
+    for e in empty:
+        logger.warning("%s: no .xlsx, .csv or .parquet file in this folder", e)
     return out
 
 
@@ -507,10 +550,26 @@ def _read_chunks(path: Path) -> Iterator[pd.DataFrame]:
         raise
     except EncodingNotDetectedError as err:
         raise FileRejectedError(str(err)) from err
+    except pd.errors.EmptyDataError as err:
+        raise FileRejectedError(
+            "the file is empty: expected a header row with columns such as "
+            "走访编号, 户编号, 走访时间 (visits) or 警情编号, 户编号, 报警时间 (incidents)"
+        ) from err
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
         raise FileRejectedError(f"cannot read the file: {err}") from err
     except Exception as err:  # calamine / pyarrow raise their own error types
-        raise FileRejectedError(f"cannot read the file ({type(err).__name__}): {err}") from err
+        if suffix == ".xlsx":
+            raise FileRejectedError(
+                "not a readable Excel workbook (.xlsx): the file is damaged, password-protected "
+                "or another format renamed to .xlsx (save an old .xls or a .csv as .xlsx in "
+                "Excel/WPS, or export it as .csv)"
+            ) from err
+        if suffix == ".parquet":
+            raise FileRejectedError(
+                "not a readable Parquet file: the file is damaged or another format renamed "
+                "to .parquet"
+            ) from err
+        raise FileRejectedError(f"cannot read the file: {err}") from err
 
 
 @dataclass
@@ -606,6 +665,12 @@ def map_headers(headers: Sequence[Any]) -> HeaderMap:
                 f"missing required column {col.name!r} of the {table} table; "
                 f"accepted headers: {', '.join(accepted_headers(col))}"
             )
+    if "household_id" not in present and id_number is None:
+        raise FileRejectedError(
+            f"missing required column 'household_id' of the {table} table: needs 户编号 "
+            f"(household_id) or 户主身份证号; accepted headers: "
+            f"{', '.join([*HOUSEHOLD_HEADERS, *ID_NUMBER_HEADERS])}"
+        )
     return HeaderMap(table, mapping, id_number, dropped_personal, dropped_protected, ignored)
 
 
@@ -815,8 +880,44 @@ def _normalise_chunk(
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         _add_schema_problems(err.failure_cases, frame, raw, by_name, problems)
+    _add_order_problems(frame, hmap.table, by_name, raw, problems)
 
     return frame, problems.records(source_file, rows), problems.row_mask()
+
+
+def _add_order_problems(
+    frame: pd.DataFrame,
+    table: str,
+    by_name: dict[str, str],
+    raw: pd.DataFrame,
+    problems: _Problems,
+) -> None:
+    """Quarantine records entered before their event, or reviewed before being entered.
+
+    ``recorded_at`` may precede the event time (``visited_at`` / ``reported_at``),
+    and ``reviewed_at`` may precede ``recorded_at``, by at most
+    :data:`features.schemas.CLOCK_TOLERANCE` (1 hour). Missing values pass, and so do
+    rows already quarantined for one of these timestamps (unreadable, or in the
+    future): one reason is enough.
+    """
+    event = TABLE_EVENT_TIME[table]
+    flagged = problems.has(event) | problems.has("recorded_at") | problems.has("reviewed_at")
+    what = "visit happened" if table == TABLE_VISITS else "incident was reported"
+    pairs = [("recorded_at", event, f"entered before the {what}")]
+    if table == TABLE_VISITS:
+        pairs.append(("reviewed_at", "recorded_at", "reviewed before the record was entered"))
+    for later, earlier, phrase in pairs:
+        if later not in by_name:  # recorded_at defaulted to the event time: nothing to check
+            continue
+        gap = frame[earlier] - frame[later]
+        mask = (gap > CLOCK_TOLERANCE).to_numpy(dtype=bool, na_value=False) & ~flagged
+        header, other = by_name[later], by_name.get(earlier, earlier)
+        problems.add(
+            mask,
+            later,
+            f"{header}: {phrase} (more than {CLOCK_TOLERANCE_TEXT} before {other})",
+            raw[header],
+        )
 
 
 def _schema_reason(column: str, check: str, header: str) -> str:
@@ -826,6 +927,9 @@ def _schema_reason(column: str, check: str, header: str) -> str:
         return f"{header}: required value is empty"
     if check.startswith("greater_than_or_equal_to"):
         return f"{header}: negative count"
+    if check.startswith("less_than_or_equal_to"):
+        bound = MAX_PERSONS_MET if column == "persons_met" else MAX_DISPUTE_PARTIES
+        return f"{header}: implausibly large count (more than {bound})"
     if check.startswith("isin"):
         return f"{header}: unknown category"
     if check.startswith("str_length"):
@@ -884,10 +988,76 @@ def content_hash(frame: pd.DataFrame, table: str) -> np.ndarray:
     return pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
 
 
+#: Columns of ``<home>/quarantine/<run_id>-conflicts.csv``: one line per replaced version.
+CONFLICT_COLUMNS: Final[tuple[str, ...]] = (
+    "table",
+    "id",
+    "kept_source_file",
+    "kept_source_row",
+    "kept_recorded_at",
+    "replaced_source_file",
+    "replaced_source_row",
+    "replaced_recorded_at",
+    "differing_columns",
+    "changes",
+)
+#: Canonical columns whose values a conflict line never shows (names only): the
+#: household pseudonym may be derived from an ID number, so it is not copied around.
+CONFLICT_NAMES_ONLY: Final = frozenset({"household_id"})
+
+
+def _conflict_value(value: Any) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _conflict_lines(table: str, kept: pd.DataFrame, replaced: pd.DataFrame) -> pd.DataFrame:
+    """One line per replaced version: lineage of both versions and the differing columns.
+
+    ``changes`` reads ``column: replaced value → kept value`` for every differing
+    column not in :data:`CONFLICT_NAMES_ONLY`, separated by ``; ``.
+    """
+    id_col = TABLE_ID[table]
+    compared = [c for c in TABLE_DTYPES[table] if c not in _LINEAGE and c != id_col]
+    by_id = kept.set_index(id_col)
+    lines = []
+    for old in replaced.to_dict("records"):
+        new = by_id.loc[old[id_col]]
+        differing = [c for c in compared if _conflict_value(old[c]) != _conflict_value(new[c])]
+        changes = [
+            f"{c}: {_conflict_value(old[c])} → {_conflict_value(new[c])}"
+            for c in differing
+            if c not in CONFLICT_NAMES_ONLY
+        ]
+        lines.append(
+            {
+                "table": table,
+                "id": old[id_col],
+                "kept_source_file": new["source_file"],
+                "kept_source_row": int(new["source_row"]),
+                "kept_recorded_at": _conflict_value(new["recorded_at"]),
+                "replaced_source_file": old["source_file"],
+                "replaced_source_row": int(old["source_row"]),
+                "replaced_recorded_at": _conflict_value(old["recorded_at"]),
+                "differing_columns": ", ".join(differing),
+                "changes": "; ".join(changes),
+            }
+        )
+    return pd.DataFrame(lines, columns=list(CONFLICT_COLUMNS))
+
+
 def _merge_into_warehouse(
     home: Path, table: str, new: pd.DataFrame, file_idx: np.ndarray, reports: list[FileReport]
-) -> None:
-    """Drop duplicates, resolve conflicts, update counts and write ``table``."""
+) -> pd.DataFrame:
+    """Drop duplicates, resolve conflicts, update counts and write ``table``.
+
+    Returns the conflict lines (:data:`CONFLICT_COLUMNS`), sorted by id.
+    """
     id_col = TABLE_ID[table]
     existing = read_table(home, table)
     seen = read_seen(home, table)
@@ -920,22 +1090,40 @@ def _merge_into_warehouse(
         rep.duplicates += int((dup & mine).sum())
         rep.accepted += int((fresh & mine).sum())
         rep.conflicts += int((conflict & mine).sum())
+    lines = pd.DataFrame(columns=list(CONFLICT_COLUMNS))
     if not fresh.any():
-        return
+        return lines
     added = new[fresh]
     combined = pd.concat([existing, added], ignore_index=True)
     if not combined[id_col].is_unique:  # same-id conflicts: the later recorded_at wins
         combined["_order"] = np.arange(len(combined))
         combined = combined.sort_values(["recorded_at", "_order"], kind="stable")
-        combined = combined.drop_duplicates(id_col, keep="last")
+        loser = combined[id_col].duplicated(keep="last").to_numpy()
+        lines = _conflict_lines(table, combined[~loser], combined[loser])
+        lines = lines.sort_values(["id", "replaced_recorded_at"], kind="stable")
+        combined = combined[~loser].drop(columns="_order")
     combined = combined.sort_values([TABLE_EVENT_TIME[table], id_col], kind="stable")
     write_table(home, table, combined)
     ledger = pd.concat([known, keys[fresh]], ignore_index=True).drop_duplicates()
     atomic_write_parquet(ledger.reset_index(drop=True), seen_path(home, table))
+    return lines
 
 
 def _new_run_id(now: pd.Timestamp) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _bad_row_hashes(body: pd.DataFrame, hmap: HeaderMap) -> np.ndarray:
+    """Fingerprints of quarantined rows: hash of their mapped raw cells as text.
+
+    Columns are renamed to canonical names and sorted, so the same row sent with
+    Traditional headers or in another column order has the same fingerprint. The
+    head's ID number is left out (only non-personal cells are hashed).
+    """
+    cells = body[list(hmap.columns)].rename(columns=hmap.columns)
+    cells = cells[sorted(cells.columns)].astype("str").fillna("")
+    cells.insert(0, "_table", hmap.table)
+    return pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype="uint64")
 
 
 def _ingest_file(
@@ -944,12 +1132,16 @@ def _ingest_file(
     id_secret: str | None,
     now: pd.Timestamp,
     progress: bool,
-) -> tuple[str, list[pd.DataFrame], list[pd.DataFrame]]:
-    """Read, map, parse and validate one file; returns (table, good frames, quarantine lines)."""
+) -> tuple[str, list[pd.DataFrame], list[pd.DataFrame], np.ndarray]:
+    """Read, map, parse and validate one file.
+
+    Returns (table, good frames, quarantine lines, fingerprints of the quarantined rows).
+    """
     from tqdm.auto import tqdm
 
     good: list[pd.DataFrame] = []
     lines: list[pd.DataFrame] = []
+    bad_hashes: list[np.ndarray] = []
     hmap: HeaderMap | None = None
     next_row = 2  # header is sheet row 1
     large = path.stat().st_size >= PROGRESS_MIN_BYTES
@@ -976,13 +1168,21 @@ def _ingest_file(
                 blank_rows = frame["source_row"].to_numpy()[blank]
                 lines.append(qlines[~qlines["source_row"].isin(blank_rows)])
             good.append(frame[~bad & ~blank])
+            if (bad & ~blank).any():
+                bad_hashes.append(_bad_row_hashes(body[bad & ~blank], hmap))
             bar.update(len(body))
     if hmap is None:  # pragma: no cover - readers always yield at least one frame
         raise FileRejectedError("the file holds no table")
-    return hmap.table, good, lines
+    hashes = np.concatenate(bad_hashes) if bad_hashes else np.zeros(0, dtype="uint64")
+    return hmap.table, good, lines, hashes
 
 
 def _warn_headers(hmap: HeaderMap, report: FileReport) -> None:
+    """Record header warnings on the file report; log all but the dropped columns.
+
+    Dropped personal and protected columns are expected in every field export, so
+    they are logged once per run by :func:`_log_dropped_columns`, not per file.
+    """
     msgs = []
     if hmap.ignored:
         msgs.append(f"ignored unknown columns: {', '.join(hmap.ignored)}")
@@ -993,8 +1193,54 @@ def _warn_headers(hmap: HeaderMap, report: FileReport) -> None:
     if hmap.table == TABLE_VISITS and "review_status" not in hmap.columns.values():
         msgs.append("no 审核状态 (review_status) column: every row taken as approved")
     for m in msgs:
-        logger.warning("%s: %s", report.file, m)
+        if not m.startswith(_DROPPED_PREFIXES):
+            logger.warning("%s: %s", report.file, m)
     report.warnings.extend(msgs)
+
+
+_DROPPED_PREFIXES: Final = ("dropped personal columns: ", "dropped protected-attribute columns: ")
+
+
+def _log_dropped_columns(files: Sequence[FileReport]) -> None:
+    """One warning line per run for each kind of dropped column (headers only, no values)."""
+    for prefix in _DROPPED_PREFIXES:
+        headers: dict[str, None] = {}
+        n_files = 0
+        for rep in files:
+            for w in rep.warnings:
+                if w.startswith(prefix):
+                    n_files += 1
+                    headers.update(dict.fromkeys(w[len(prefix) :].split(", ")))
+        if n_files:
+            logger.warning(
+                "%s %s from %d file%s",
+                prefix.rstrip(": "),
+                ", ".join(headers),
+                n_files,
+                "" if n_files == 1 else "s",
+            )
+
+
+#: Ledger of fingerprints of rows quarantined by earlier runs (uint64 hashes only).
+QUARANTINE_SEEN_NAME: Final = "seen.parquet"
+
+
+def _count_repeats(qdir: Path, hashes: dict[int, np.ndarray], reports: list[FileReport]) -> None:
+    """Set ``quarantine_repeats`` per file and add this run's fingerprints to the ledger."""
+    path = qdir / QUARANTINE_SEEN_NAME
+    if path.exists():
+        try:
+            seen = pd.read_parquet(path)["row_hash"].to_numpy(dtype="uint64")
+        except (OSError, ValueError, KeyError) as err:
+            raise IngestError(f"cannot read the quarantine ledger {str(path)!r}: {err}") from err
+    else:
+        seen = np.zeros(0, dtype="uint64")
+    for i, h in hashes.items():
+        reports[i].quarantine_repeats = int(np.isin(h, seen).sum())
+    fresh = np.concatenate([seen, *hashes.values()]) if hashes else seen
+    fresh = np.unique(fresh)
+    if len(fresh) != len(seen):
+        atomic_write_parquet(pd.DataFrame({"row_hash": fresh}), path)
 
 
 def ingest_paths(
@@ -1011,8 +1257,11 @@ def ingest_paths(
     paths : sequence of Path
         Files (.xlsx, .csv, .parquet) or folders scanned for them.
     home : Path
-        Revisit home: writes ``warehouse/``, ``quarantine/<run-id>.csv`` and
-        appends ``ingest_log.jsonl``.
+        Revisit home: writes ``warehouse/``, ``quarantine/<run-id>.csv`` (bad rows
+        and reasons), ``quarantine/<run-id>-conflicts.csv`` (same id, different
+        content: both versions' lineage and the differing columns),
+        ``quarantine/seen.parquet`` (fingerprints of quarantined rows, to count
+        repeats) and appends ``ingest_log.jsonl``.
     id_secret : str or None
         ``REVISIT_ID_SECRET``: key of the HMAC that derives ``household_id``
         from the head's ID number; without it such rows are quarantined.
@@ -1033,6 +1282,8 @@ def ingest_paths(
     ------
     FileRejectedError
         If a path does not exist.
+    NoInputFilesError
+        If the paths hold no .xlsx, .csv or .parquet file.
     """
     home = Path(home)
     now = pd.Timestamp.now(tz=TIMEZONE) if now is None else pd.Timestamp(now)
@@ -1042,11 +1293,12 @@ def ingest_paths(
     files = discover_files(paths)
     good: dict[str, list[tuple[int, pd.DataFrame]]] = {TABLE_VISITS: [], TABLE_INCIDENTS: []}
     quarantine: list[pd.DataFrame] = []
+    bad_hashes: dict[int, np.ndarray] = {}
     for path in files:
         rep = FileReport(file=path.name)
         report.files.append(rep)
         try:
-            table, frames, lines = _ingest_file(path, rep, id_secret, now, progress)
+            table, frames, lines, hashes = _ingest_file(path, rep, id_secret, now, progress)
         except FileRejectedError as err:
             rep.rejected = str(err)
             rep.read = rep.quarantined = 0
@@ -1054,19 +1306,36 @@ def ingest_paths(
             continue
         good[table].extend((len(report.files) - 1, f) for f in frames)
         quarantine.extend(lines)
+        if len(hashes):
+            bad_hashes[len(report.files) - 1] = hashes
+    _log_dropped_columns(report.files)
 
+    conflicts: list[pd.DataFrame] = []
     for table, parts in good.items():
         if not parts:
             continue
         new = conform(pd.concat([f for _, f in parts], ignore_index=True), table)
         file_idx = np.concatenate([np.full(len(f), i) for i, f in parts])
-        _merge_into_warehouse(home, table, new, file_idx, report.files)
+        conflicts.append(_merge_into_warehouse(home, table, new, file_idx, report.files))
 
     for rep in report.files:
         rep.check()
+    qdir = home / "quarantine"
+    if bad_hashes:
+        qdir.mkdir(parents=True, exist_ok=True)
+        _count_repeats(qdir, bad_hashes, report.files)
+    cframe = (
+        pd.concat([c for c in conflicts if len(c)], ignore_index=True)
+        if any(len(c) for c in conflicts)
+        else None
+    )
+    if cframe is not None:
+        qdir.mkdir(parents=True, exist_ok=True)
+        cpath = qdir / f"{report.run_id}-conflicts.csv"
+        cframe.to_csv(cpath, index=False, encoding="utf-8-sig")
+        report.conflicts_file = cpath
     qframe = pd.concat(quarantine, ignore_index=True) if quarantine else _empty_quarantine()
     if len(qframe):
-        qdir = home / "quarantine"
         qdir.mkdir(parents=True, exist_ok=True)
         qpath = qdir / f"{report.run_id}.csv"
         qframe.sort_values(["source_file", "source_row"], kind="stable").to_csv(
@@ -1078,11 +1347,13 @@ def ingest_paths(
         fh.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
     totals = report.totals
     logger.info(
-        "ingest run %s: read %d, accepted %d, quarantined %d, duplicates %d (%d conflicts)",
+        "ingest run %s: read %d, accepted %d, quarantined %d (%d repeats of earlier runs), "
+        "duplicates %d, conflicts %d",
         report.run_id,
         totals["read"],
         totals["accepted"],
         totals["quarantined"],
+        totals["quarantine_repeats"],
         totals["duplicates"],
         totals["conflicts"],
     )

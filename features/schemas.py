@@ -30,6 +30,22 @@ from features.contract import (
 #: Name of the check that rejects timestamps after the ingestion time.
 NOT_IN_FUTURE: Final = "not in the future"
 
+# Plausibility bounds. Values beyond them are typing errors (an extra digit, a
+# household id typed into the wrong cell), not facts, so such rows are
+# quarantined rather than fed to the features.
+#: Most people an officer can meet in one household visit (走访人数). A rural household
+#: rarely exceeds 10 members; 50 leaves room for a clan gathering and still catches
+#: a typed 200 or 1001.
+MAX_PERSONS_MET: Final = 50
+#: Most people one dispute can involve (涉及人数). Group disputes over land or wages in a
+#: village can reach a few hundred; above 500 is a typing error, not a dispute.
+MAX_DISPUTE_PARTIES: Final = 500
+#: Clock tolerance between an event and its entry into the system: ``recorded_at`` may
+#: lie at most this much before ``visited_at``/``reported_at`` and ``reviewed_at`` at most
+#: this much before ``recorded_at`` (officers' phones and station PCs disagree by minutes,
+#: and hand-typed times are rounded); more is a record entered before it happened.
+CLOCK_TOLERANCE: Final = pd.Timedelta(hours=1)
+
 LocalTimestamp = Annotated[pd.DatetimeTZDtype, "ns", TIMEZONE]
 
 
@@ -45,12 +61,12 @@ class VisitsModel(pa.DataFrameModel):
     county: Series[str] = pa.Field(nullable=False)
     township: Series[str] = pa.Field(nullable=False)
     village: Series[str] = pa.Field(nullable=False)
-    persons_met: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    persons_met: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, le=MAX_PERSONS_MET)
     household_type: Series[str] = pa.Field(nullable=True, isin=list(HOUSEHOLD_TYPES))
     has_dispute: Series[pd.BooleanDtype] = pa.Field(nullable=False)
     dispute_type: Series[str] = pa.Field(nullable=True, isin=list(DISPUTE_TYPES))
     dispute_severity: Series[str] = pa.Field(nullable=True, isin=list(DISPUTE_SEVERITIES))
-    dispute_parties: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    dispute_parties: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, le=MAX_DISPUTE_PARTIES)
     risk_hazards: Series[str] = pa.Field(nullable=False)
     resolution_status: Series[str] = pa.Field(nullable=True, isin=list(RESOLUTION_STATUSES))
     mediation_agreement: Series[pd.BooleanDtype] = pa.Field(nullable=True)

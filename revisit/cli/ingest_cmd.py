@@ -24,10 +24,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate field exports, drop personal data, quarantine bad rows, update the warehouse.
 
-        Prints rows read / accepted / quarantined / duplicates per file and in
-        total (read = accepted + quarantined + duplicates). Exits 0 when every
-        file was processed, even with quarantined rows; 1 when a file could
-        not be read at all.
+        Prints rows read / accepted / quarantined / duplicates / conflicts per
+        file and in total (read = accepted + quarantined + duplicates), the
+        quarantine file (and how many of its rows an earlier run quarantined
+        already) and the conflicts file. Exits 0 when every file was processed,
+        even with quarantined rows; 1 when a file could not be read at all or
+        the paths hold no .xlsx, .csv or .parquet file.
         """
         from rich.console import Console
         from rich.table import Table
@@ -62,6 +64,17 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if report.quarantine_file is not None:
             console.print(f"quarantined rows and reasons: {report.quarantine_file}")
+            repeats = totals["quarantine_repeats"]
+            if repeats:
+                console.print(
+                    f"  {repeats} of the {totals['quarantined']} quarantined rows were already "
+                    "quarantined by an earlier run (the same bad rows sent again)"
+                )
+        if report.conflicts_file is not None:
+            console.print(
+                f"{totals['conflicts']} conflicts (same id, different content; the later "
+                f"录入时间 recorded_at was kept): {report.conflicts_file}"
+            )
         console.print(f"warehouse: {settings.home / 'warehouse'}")
         if report.rejected:
             for f in report.rejected:

@@ -104,7 +104,8 @@ def _visit(**kw: Any) -> dict[str, Any]:
         "mediation_agreement": "",
         "followup_due": "",
         "review_status": "已通过",
-        "reviewed_at": "2026-10-06 10:00",
+        # after every recorded_at of the samples (a review before entry is quarantined)
+        "reviewed_at": "2026-10-12 10:00",
     }
     base.update(kw)
     return base
@@ -324,6 +325,16 @@ def _rejected() -> None:
     )
     _write_csv(REJECTED / "unknown_table.csv", ["foo", "bar"], [["1", "2"]], "utf-8")
     (REJECTED / "not_text.csv").write_bytes(b"\xff\xfe\x00\x81\x30\xff\x00garbage")
+    (REJECTED / "empty.csv").write_bytes(b"")
+    # a binary file renamed .xlsx (not a zip archive)
+    (REJECTED / "not_excel.xlsx").write_bytes(b"\x00\x01binary, not a workbook\xff" * 8)
+    cols = [c for c in SIMPLIFIED_V if c != "household_id"]  # no 户编号 and no 户主身份证号
+    _write_csv(
+        REJECTED / "visits_no_household.csv",
+        [SIMPLIFIED_V[c] for c in cols],
+        [[row[c] for c in cols]],
+        "utf-8",
+    )
 
 
 def main() -> None:
