@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -109,12 +113,60 @@ def create_app(
                 return JSONResponse({"detail": detail}, status_code=code)
         return _internal(request, exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": plain_validation_errors(exc.errors())}, status_code=422)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         return _internal(request, exc)
 
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app
+
+
+#: Largest ``input`` (characters of JSON) a 422 echoes back; larger ones are left out.
+MAX_ECHOED_INPUT_CHARS = 200
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's 422 ``detail`` list, with plain ``msg`` and without large ``input`` echoes.
+
+    Keeps each error's structure (``type``, ``loc``, ``msg``, ``input``, ``ctx``) but
+    drops the ``Value error, `` prefix pydantic puts before validator messages, and
+    drops ``input`` (and ``ctx``) when its JSON is longer than
+    :data:`MAX_ECHOED_INPUT_CHARS` (a 10 001-row batch would otherwise come back whole).
+
+    Parameters
+    ----------
+    errors : sequence of dict
+        ``RequestValidationError.errors()``.
+    """
+    out: list[dict[str, Any]] = []
+    for err in errors:
+        item = dict(err)
+        msg = str(item.get("msg", ""))
+        for prefix in _PYDANTIC_PREFIXES:
+            if msg.startswith(prefix):
+                msg = msg[len(prefix) :]
+        item["msg"] = msg
+        item.pop("url", None)
+        if "input" in item:
+            try:
+                encoded = json.dumps(jsonable_encoder(item["input"]), ensure_ascii=False)
+            except (TypeError, ValueError):
+                encoded = "?" * (MAX_ECHOED_INPUT_CHARS + 1)
+            if len(encoded) > MAX_ECHOED_INPUT_CHARS:
+                del item["input"]
+        if "ctx" in item:
+            item["ctx"] = {
+                k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+                for k, v in dict(item["ctx"]).items()
+            }
+        out.append(item)
+    return out
 
 
 def _internal(request: Request, exc: BaseException) -> JSONResponse:

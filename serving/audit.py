@@ -1,8 +1,14 @@
 """The audit log of list and household reads (SQLite ``<home>/audit.db``).
 
-Rows hold the time (UTC ISO), token id, role, jurisdiction asked, endpoint, the
-household ids returned (JSON list), model version and as-of date. No names,
-notes or other personal data. Writes go through a queue to one background
+Rows hold the time (``at``: UTC ISO with a ``+00:00`` offset, as stored), token
+id, role, jurisdiction asked, endpoint, the household ids returned (JSON list),
+model version, as-of date, the outcome (``ok``, ``forbidden``, ``not_found``) and
+the token's label (for ``revisit rank``: token id and role ``cli``, the operator's
+OS account as label). Exports add ``at_local``: the same instant in Asia/Shanghai
+(``+08:00``). No names, notes or other personal data. Refused reads are audited
+too; rows written before the ``outcome`` column existed export as ``ok`` (only
+answered reads were recorded then). Opening an older database adds the missing
+columns (``ALTER TABLE ... ADD COLUMN``), so no migration step is needed. Writes go through a queue to one background
 writer thread (batched, WAL mode), so a request never waits on the disk;
 :meth:`AuditLog.close` flushes what is queued. The writer lets events gather for
 ``linger_s`` (50 ms) before each transaction, so under load it commits a few
@@ -23,11 +29,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
+from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
-COLUMNS: tuple[str, ...] = (
+#: Columns stored per row, in the order of :class:`AuditEvent`'s fields.
+DB_COLUMNS: tuple[str, ...] = (
     "at",
     "token_id",
     "role",
@@ -37,7 +45,21 @@ COLUMNS: tuple[str, ...] = (
     "household_ids",
     "model_version",
     "as_of",
+    "outcome",
+    "label",
 )
+
+#: Columns of :func:`read_events` and :func:`export`: the stored ones, then ``at_local``.
+COLUMNS: tuple[str, ...] = (*DB_COLUMNS, "at_local")
+
+#: Outcomes of an audited read.
+OUTCOMES: tuple[str, ...] = ("ok", "forbidden", "not_found")
+
+#: Time zone of the ``at_local`` export column.
+LOCAL_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
+
+#: Columns added after the first release: name -> SQL type (added to older databases on open).
+_ADDED_COLUMNS: dict[str, str] = {"outcome": "TEXT", "label": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -50,7 +72,9 @@ CREATE TABLE IF NOT EXISTS audit (
     endpoint TEXT NOT NULL,
     household_ids TEXT NOT NULL,
     model_version TEXT,
-    as_of TEXT
+    as_of TEXT,
+    outcome TEXT,
+    label TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
 """
@@ -62,7 +86,8 @@ class AuditError(Exception):
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One read: who (token id, role), what (jurisdiction, endpoint, ids), with which model."""
+    """One read: who (token id, role, label), what (jurisdiction, endpoint, ids), with which
+    model, and whether it was answered (``outcome``: ``ok``, ``forbidden`` or ``not_found``)."""
 
     at: str
     token_id: str
@@ -73,6 +98,8 @@ class AuditEvent:
     household_ids: str
     model_version: str | None
     as_of: str | None
+    outcome: str = "ok"
+    label: str | None = None
 
     @classmethod
     def make(
@@ -87,12 +114,21 @@ class AuditEvent:
         model_version: str | None,
         as_of: str | None,
         household_ids_json: str | None = None,
+        outcome: str = "ok",
+        label: str | None = None,
     ) -> AuditEvent:
         """Build an event stamped now (UTC).
 
         ``household_ids_json``, when given, is stored as is instead of encoding
         ``household_ids`` (a cached page carries its ids already encoded).
+
+        Raises
+        ------
+        ValueError
+            When ``outcome`` is not one of :data:`OUTCOMES`.
         """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"expected an outcome in {OUTCOMES!r}, got {outcome!r}")
         return cls(
             at=datetime.now(UTC).isoformat(timespec="microseconds"),
             token_id=token_id,
@@ -107,6 +143,8 @@ class AuditEvent:
             ),
             model_version=model_version,
             as_of=as_of,
+            outcome=outcome,
+            label=label,
         )
 
 
@@ -124,9 +162,37 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
     except sqlite3.Error as err:
         raise AuditError(f"could not open the audit log {str(path)!r}: {err}") from err
     return conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED_COLUMNS` that an older database lacks."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
+    for name, sql_type in _ADDED_COLUMNS.items():
+        if name not in have:
+            try:
+                with conn:
+                    conn.execute(f"ALTER TABLE audit ADD COLUMN {name} {sql_type}")
+            except sqlite3.OperationalError as err:
+                # Another process added it between our check and our ALTER.
+                if "duplicate column" not in str(err).lower():
+                    raise
+
+
+def _local_time(at: str | None) -> str | None:
+    """A stored UTC ISO time as Asia/Shanghai ISO time (``None`` or unparsable: as is)."""
+    if not at:
+        return at
+    try:
+        instant = datetime.fromisoformat(at)
+    except ValueError:
+        return at
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(LOCAL_TIMEZONE).isoformat(timespec="microseconds")
 
 
 class AuditLog:
@@ -189,8 +255,8 @@ class AuditLog:
         thread.join(timeout=30)
 
     def _run(self, conn: sqlite3.Connection) -> None:
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        sql = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+        placeholders = ", ".join("?" for _ in DB_COLUMNS)
+        sql = f"INSERT INTO audit ({', '.join(DB_COLUMNS)}) VALUES ({placeholders})"
         try:
             while True:
                 item = self._queue.get()
@@ -230,6 +296,9 @@ def read_events(
 ) -> Iterator[dict[str, str | None]]:
     """Audit rows in time order, optionally from ``since`` (a UTC date or datetime) on.
 
+    Each row has the keys of :data:`COLUMNS`: ``at`` is UTC, ``at_local`` the same
+    instant in Asia/Shanghai; ``outcome`` is ``ok`` for rows stored before it existed.
+
     Raises
     ------
     AuditError
@@ -239,7 +308,8 @@ def read_events(
         raise AuditError(f"expected an audit log at {str(path)!r}, found none")
     conn = connect(path)
     try:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM audit"
+        stored = [c if c != "outcome" else "COALESCE(outcome, 'ok')" for c in DB_COLUMNS]
+        sql = f"SELECT {', '.join(stored)} FROM audit"
         args: tuple[str, ...] = ()
         if since is not None:
             if isinstance(since, datetime):
@@ -250,7 +320,9 @@ def read_events(
             args = (start.astimezone(UTC).isoformat(timespec="microseconds"),)
         sql += " ORDER BY at, id"
         for row in conn.execute(sql, args):
-            yield dict(zip(COLUMNS, row, strict=True))
+            out: dict[str, str | None] = dict(zip(DB_COLUMNS, row, strict=True))
+            out["at_local"] = _local_time(out["at"])
+            yield out
     except sqlite3.Error as err:
         raise AuditError(f"could not read the audit log {str(path)!r}: {err}") from err
     finally:
@@ -261,6 +333,8 @@ def export(
     path: Path, out: TextIO, *, since: date | datetime | None = None, fmt: str = "csv"
 ) -> int:
     """Write the audit rows to ``out`` as CSV (with a header) or JSON lines.
+
+    Columns are :data:`COLUMNS`: ``at`` in UTC and ``at_local`` in Asia/Shanghai.
 
     Returns
     -------

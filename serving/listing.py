@@ -24,6 +24,16 @@ def reasons_out(reasons: Sequence[Any], lang: Language) -> list[ReasonOut]:
     ]
 
 
+def round_days(days: float | None) -> float | None:
+    """Days since the last visit as shown: rounded to 0.1 day (``None`` stays ``None``)."""
+    return None if days is None else round(float(days), 1)
+
+
+def as_count(value: float | None) -> int | None:
+    """A count feature (e.g. open disputes) as an integer (``None`` stays ``None``)."""
+    return None if value is None else int(round(float(value)))
+
+
 def priority_list(
     state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
 ) -> PriorityList:
@@ -60,8 +70,8 @@ def priority_list(
             score=r.score,
             risk_band=r.risk_band,  # type: ignore[arg-type]
             reasons=reasons_out(rs, lang),
-            days_since_last_visit=r.days_since_last_visit,
-            open_disputes=r.open_disputes,
+            days_since_last_visit=round_days(r.days_since_last_visit),
+            open_disputes=as_count(r.open_disputes),
         )
         for r, rs in zip(rows, reasons, strict=True)
     ]

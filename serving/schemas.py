@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 RiskBand = Literal["high", "elevated", "moderate", "low"]
 Language = Literal["en", "zh"]
@@ -13,7 +14,9 @@ Language = Literal["en", "zh"]
 RISK_BAND_DESCRIPTION = (
     "Band by the household's rank among all households of the snapshot (prefecture-wide): "
     "`high` = top 1 %, `elevated` = top 5 %, `moderate` = top 20 %, `low` = the rest. "
-    "Bands by rank share keep each band's workload fixed whatever the base rate."
+    "Bands by rank share keep each band's workload fixed whatever the base rate; households "
+    "with equal (or equally rounded) scores can therefore fall in different bands at a band's "
+    "edge (ties are broken by household_id)."
 )
 
 MAX_LIST_LIMIT = 500
@@ -76,9 +79,11 @@ class PriorityItem(BaseModel):
     risk_band: RiskBand = Field(description=RISK_BAND_DESCRIPTION)
     reasons: list[ReasonOut]
     days_since_last_visit: float | None = Field(
-        default=None, ge=0, description="Days since the last approved visit known at as_of."
+        default=None,
+        ge=0,
+        description="Days since the last approved visit known at as_of (rounded to 0.1 day).",
     )
-    open_disputes: float | None = Field(
+    open_disputes: int | None = Field(
         default=None, ge=0, description="Disputes not resolved at as_of (count)."
     )
 
@@ -111,8 +116,12 @@ class HouseholdOut(BaseModel):
     rank_in_township: int = Field(ge=1)
     rank_in_county: int = Field(ge=1)
     reasons: list[ReasonOut]
-    days_since_last_visit: float | None = Field(default=None, ge=0)
-    open_disputes: float | None = Field(default=None, ge=0)
+    days_since_last_visit: float | None = Field(
+        default=None, ge=0, description="Days since the last approved visit (rounded to 0.1 day)."
+    )
+    open_disputes: int | None = Field(
+        default=None, ge=0, description="Disputes not resolved at as_of (count)."
+    )
     history: dict[str, float | str | None] = Field(
         description="The household's feature values at as_of (counts, days, shares)."
     )
@@ -132,6 +141,18 @@ class ScoreRequest(BaseModel):
     )
 
     rows: list[dict[str, float | str | None]] = Field(min_length=1, max_length=MAX_SCORE_ROWS)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _at_most_max_rows(cls, value: object) -> object:
+        """Refuse an over-long batch before validating its rows, in plain words."""
+        if isinstance(value, list) and len(value) > MAX_SCORE_ROWS:
+            raise PydanticCustomError(
+                "too_long",
+                "at most {max_rows} rows, got {n_rows}",
+                {"max_rows": MAX_SCORE_ROWS, "n_rows": len(value)},
+            )
+        return value
 
 
 class ScoreItem(BaseModel):

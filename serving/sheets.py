@@ -33,12 +33,28 @@ HEADERS: tuple[tuple[str, str], ...] = (
     ("Household ID", "户编号"),
     ("Village", "村（社区）"),
     ("Township", "乡镇（街道）"),
-    ("Score (probability)", "风险评分（概率）"),
+    ("Risk of escalation (%)", "风险概率（%）"),
     ("Risk band", "风险等级"),
     ("Days since last visit", "距上次走访天数"),
     ("Open disputes", "未化解纠纷数"),
     ("Reasons", "预警原因"),
 )
+
+#: Sheet-wide rule of the risk bands, for a footer or caption (see serving.schemas).
+BAND_RULE: dict[str, str] = {
+    "en": (
+        "Risk band = rank among all households of the prefecture: high = top 1 %, "
+        "elevated = top 5 %, moderate = top 20 %, low = the rest; households with the "
+        "same shown risk can sit on both sides of a band's edge."
+    ),
+    "zh": (
+        "风险等级按全市（州）住户排名划分：高 = 前 1 %，较高 = 前 5 %，中 = 前 20 %，低 = 其余；"
+        "显示风险相同的住户可能分属相邻两个等级。"
+    ),
+}
+
+#: Decimals of the risk shown as a percentage (e.g. ``0.80 %``).
+PERCENT_DECIMALS = 2
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -66,8 +82,21 @@ def sheet_headers(lang: Language) -> list[str]:
     return [zh if lang == "zh" else en for en, zh in HEADERS]
 
 
-def sheet_rows(items: Sequence[PriorityItem], lang: Language) -> list[list[object]]:
-    """One list of cell values per household, in the order of :data:`HEADERS`."""
+def format_percent(probability: float) -> str:
+    """A probability as a percentage with :data:`PERCENT_DECIMALS` decimals: ``0.008`` -> ``0.80 %``."""
+    return f"{probability * 100:.{PERCENT_DECIMALS}f} %"
+
+
+def sheet_rows(
+    items: Sequence[PriorityItem], lang: Language, *, numeric_score: bool = False
+) -> list[list[object]]:
+    """One list of cell values per household, in the order of :data:`HEADERS`.
+
+    The risk is shown as a percentage (``"0.80 %"``: probability of escalation
+    within the horizon of the title), or, with ``numeric_score``, as the
+    probability itself (a float in [0, 1], for a spreadsheet cell formatted as a
+    percentage). Days since the last visit are whole days; open disputes an integer.
+    """
     rows: list[list[object]] = []
     for it in items:
         reasons = (
@@ -82,10 +111,10 @@ def sheet_rows(items: Sequence[PriorityItem], lang: Language) -> list[list[objec
                 _cell(it.household_id),
                 _cell(it.village),
                 _cell(it.township),
-                round(it.score, 4),
+                float(it.score) if numeric_score else format_percent(it.score),
                 band_zh if lang == "zh" else band_en,
-                "" if it.days_since_last_visit is None else round(it.days_since_last_visit, 1),
-                "" if it.open_disputes is None else it.open_disputes,
+                "" if it.days_since_last_visit is None else int(round(it.days_since_last_visit)),
+                "" if it.open_disputes is None else int(it.open_disputes),
                 _cell(reasons),
             ]
         )
@@ -118,8 +147,9 @@ def to_xlsx(title: str, items: Sequence[PriorityItem], lang: Language) -> bytes:
     ws.append(sheet_headers(lang))
     for cell in ws[3]:
         cell.font = Font(bold=True)
-    for row in sheet_rows(items, lang):
+    for row in sheet_rows(items, lang, numeric_score=True):
         ws.append(row)
+        ws.cell(row=ws.max_row, column=5).number_format = f"0.{'0' * PERCENT_DECIMALS}%"
     widths = (6, 20, 18, 18, 12, 10, 12, 10, 80)
     for i, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = width

@@ -558,14 +558,48 @@ def _mlflow_client(settings: ServingSettings) -> Any:
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
+NO_TRAINED_MODEL = "no trained model: run revisit train and revisit promote first"
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` tracking URI, else ``None`` (other stores).
+
+    ``sqlite:////abs/mlflow.db`` gives ``/abs/mlflow.db``; ``sqlite:///rel.db`` gives
+    ``rel.db``; ``sqlite://`` (in memory) gives ``None``.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = uri[len(prefix) :].split("?", 1)[0]
+    return Path(path) if path else None
+
+
+def check_tracking_store(settings: ServingSettings) -> None:
+    """Refuse to ask MLflow about a SQLite tracking store that does not exist yet.
+
+    Asking would create an empty ``mlflow.db`` (and log "Creating initial MLflow
+    database tables") in a home where nothing was trained.
+
+    Raises
+    ------
+    StateLoadError
+        When the tracking URI is a SQLite file that does not exist.
+    """
+    path = sqlite_store_path(settings.tracking_uri)
+    if path is not None and not path.exists():
+        raise StateLoadError(f"{NO_TRAINED_MODEL} (no tracking store at {str(path)!r})")
+
+
 def champion_version(settings: ServingSettings) -> str:
     """Version number of the model under the served alias.
 
     Raises
     ------
     StateLoadError
-        When the registry has no such model or alias.
+        When the tracking store does not exist (see :func:`check_tracking_store`),
+        or the registry has no such model or alias.
     """
+    check_tracking_store(settings)
     try:
         mv = _mlflow_client(settings).get_model_version_by_alias(
             settings.model_name, settings.model_alias

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,3 +115,45 @@ def test_cli_export_prints_rows_to_stdout(tmp_path: Path) -> None:
         app, ["audit", "export", "--since", "yesterday", "--home", str(tmp_path)]
     )
     assert bad.exit_code == 1 and "--since" in bad.output
+
+
+OLD_SCHEMA = """
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, token_id TEXT NOT NULL,
+    role TEXT NOT NULL, level TEXT, jurisdiction TEXT, endpoint TEXT NOT NULL,
+    household_ids TEXT NOT NULL, model_version TEXT, as_of TEXT
+);
+INSERT INTO audit (at, token_id, role, level, jurisdiction, endpoint, household_ids,
+                   model_version, as_of)
+VALUES ('2026-11-01T00:00:00.000000+00:00', 'old', 'officer', 'township', 'Dingxiao',
+        '/v1/priority-list?format=json', '["H00001"]', '6', '2026-10-31');
+"""
+
+
+def test_a_database_without_outcome_and_label_is_migrated_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(OLD_SCHEMA)
+    log = AuditLog(db)
+    log.record(event(1, outcome="forbidden", household_ids=[], label="dx station"))
+    log.close()
+    old, new = read_events(db)
+    assert (old["token_id"], old["outcome"], old["label"]) == ("old", "ok", None)
+    assert (new["outcome"], new["household_ids"], new["label"]) == ("forbidden", "[]", "dx station")
+    AuditLog(db).close()  # opening again finds the columns there: no second ALTER
+
+
+def test_unknown_outcome_is_refused() -> None:
+    with pytest.raises(ValueError, match="outcome"):
+        event(1, outcome="maybe")
+
+
+def test_export_says_utc_and_adds_asia_shanghai_local_time(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    log = AuditLog(db)
+    log.record(AuditEvent(**{**event(1).__dict__, "at": "2026-11-29T20:00:00.000000+00:00"}))
+    log.close()
+    (row,) = csv.DictReader(io.StringIO(export_text(db, fmt="csv")))
+    assert list(row)[: len(COLUMNS)] == list(COLUMNS)
+    assert row["at"] == "2026-11-29T20:00:00.000000+00:00"
+    assert row["at_local"] == "2026-11-30T04:00:00.000000+08:00"

@@ -355,9 +355,17 @@ def test_every_list_and_household_read_writes_an_audit_row(
     token = tokens["township_officer"]
     body = client.get("/v1/priority-list?township=Dingxiao&limit=4", headers=auth(token)).json()
     client.get("/v1/households/H00005", headers=auth(token))
-    client.get("/v1/priority-list?township=Zhaodi", headers=auth(token))  # 403: not a read
+    client.get("/v1/priority-list?township=Zhaodi", headers=auth(token))  # 403: refused, audited
     rows = flushed_audit_rows(client, home)
-    assert len(rows) == 2
+    assert len(rows) == 3
+    assert rows[2][:6] == (
+        token.split("_")[1],
+        "officer",
+        "township",
+        "Zhaodi",
+        "/v1/priority-list?format=json",
+        "[]",
+    )
     token_id = token.split("_")[1]
     assert rows[0][:5] == (
         token_id,
@@ -370,6 +378,27 @@ def test_every_list_and_household_read_writes_an_audit_row(
     assert rows[0][6:] == ("7", "2026-11-30")
     assert json.loads(rows[1][5]) == ["H00005"]
     assert token not in json.dumps(rows)
+
+
+def test_refused_household_reads_are_audited_with_their_outcome(
+    client: TestClient, tokens: dict[str, str], home: Path
+) -> None:
+    token = tokens["village_officer"]  # Nanpan
+    inside = client.get("/v1/households/H00001", headers=auth(tokens["analyst"]))
+    assert inside.status_code == 200
+    outside = client.get("/v1/households/H00001", headers=auth(token))
+    unknown = client.get("/v1/households/NOPE", headers=auth(token))
+    assert outside.status_code == unknown.status_code == 404
+    client.app.state.audit.flush()  # type: ignore[attr-defined]
+    with sqlite3.connect(home / "audit.db") as conn:
+        rows = conn.execute(
+            "SELECT role, outcome, household_ids, label FROM audit ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("analyst", "ok", '["H00001"]', "analysis desk"),
+        ("officer", "forbidden", '["H00001"]', "np post"),
+        ("officer", "not_found", "[]", "np post"),
+    ]
 
 
 # ------------------------------------------------------------------ score
@@ -401,7 +430,7 @@ def test_score_endpoint_agrees_with_the_served_list(
     [
         ({"rows": []}, "at least 1"),
         ({"rows": [{"no_such_feature": 1}]}, "unknown columns"),
-        ({"rows": [{"disputes_all_open": 1}] * 10_001}, "at most 10000"),
+        ({"rows": [{"disputes_all_open": 1}] * 10_001}, "at most 10000 rows, got 10001"),
         ({}, "Field required"),
     ],
 )
@@ -411,6 +440,94 @@ def test_bad_score_requests_are_422_with_a_clear_message(
     r = client.post("/v1/score", json=body, headers=auth(tokens["analyst"]))
     assert r.status_code == 422
     assert needle in r.text
+
+
+def test_empty_score_row_is_422_naming_the_missing_features(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    r = client.post("/v1/score", json={"rows": [{}]}, headers=auth(tokens["analyst"]))
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "row 0" in detail and "2 dimensional" not in detail
+    for name in FakeModel.feature_names_:
+        assert repr(name) in detail
+
+
+@pytest.mark.parametrize("column", ["disputes_all_open", "visits_all_days_since_last"])
+def test_negative_count_or_days_is_422_naming_column_and_value(
+    client: TestClient, tokens: dict[str, str], column: str
+) -> None:
+    rows = [{"disputes_all_open": 1}, {column: -3}]
+    r = client.post("/v1/score", json={"rows": rows}, headers=auth(tokens["analyst"]))
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert repr(column) in detail and "-3.0" in detail and "row 1" in detail
+
+
+def test_negative_trend_is_scored(home: Path, tokens: dict[str, str]) -> None:
+    class TrendModel(FakeModel):
+        feature_names_ = [*FakeModel.feature_names_, "disputes_30d_trend"]
+
+    app = create_app(settings_for(home), state_loader=fake_loader(model=TrendModel()))
+    with TestClient(app) as c:
+        rows = [{"disputes_all_open": 1, "disputes_30d_trend": -1.5}]
+        r = c.post("/v1/score", json={"rows": rows}, headers=auth(tokens["analyst"]))
+    assert r.status_code == 200, r.text
+
+
+def test_oversized_score_request_is_a_short_422_without_the_input_echoed(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    body = {"rows": [{"disputes_all_open": 1}] * 10_001}
+    r = client.post("/v1/score", json=body, headers=auth(tokens["analyst"]))
+    assert r.status_code == 422
+    assert len(r.content) < 1_000
+    (error,) = r.json()["detail"]
+    assert error["msg"] == "at most 10000 rows, got 10001"
+    assert error["loc"] == ["body", "rows"] and "input" not in error
+
+
+def test_small_422_keeps_fastapi_structure_in_plain_words(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    r = client.post("/v1/score", json={"rows": "x"}, headers=auth(tokens["analyst"]))
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert set(error) >= {"type", "loc", "msg", "input"} and error["input"] == "x"
+    assert not error["msg"].startswith("Value error")
+
+
+def test_plain_validation_errors_drop_pydantic_prefixes_and_large_inputs() -> None:
+    from serving.app import plain_validation_errors
+
+    (small, large) = plain_validation_errors(
+        [
+            {"type": "value_error", "loc": ("body",), "msg": "Value error, bad", "input": 1},
+            {"type": "too_long", "loc": ("body",), "msg": "too long", "input": ["x"] * 1000},
+        ]
+    )
+    assert small == {"type": "value_error", "loc": ("body",), "msg": "bad", "input": 1}
+    assert "input" not in large and large["msg"] == "too long"
+
+
+def test_rows_to_frame_builds_a_wide_frame_without_fragmentation_warnings() -> None:
+    import warnings
+
+    from pandas.errors import PerformanceWarning
+
+    from features.catalogue import feature_names
+    from serving.routes.score import rows_to_frame
+
+    class WideModel(FakeModel):
+        feature_names_ = feature_names()
+
+    assert len(WideModel.feature_names_) > 100  # pandas warns past 100 inserted columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        frame = rows_to_frame(WideModel(), [{WideModel.feature_names_[0]: 1.0}] * 3)
+    assert list(frame.columns) == WideModel.feature_names_
+    assert frame.shape == (3, len(WideModel.feature_names_))
+    assert frame.iloc[:, 1:].isna().all().all()
 
 
 # ------------------------------------------------------------------ reload

@@ -147,7 +147,12 @@ def test_officer_outside_jurisdiction_is_refused_even_when_the_page_is_cached(
 ) -> None:
     assert client.get(LIST, headers=auth(tokens["analyst"])).status_code == 200
     assert client.get(LIST, headers=auth(tokens["officer"])).status_code == 403
-    assert [r["role"] for r in audit_rows(client, tmp_path)] == ["analyst"]
+    rows = audit_rows(client, tmp_path)
+    assert [(r["role"], r["outcome"], r["household_ids"]) for r in rows] == [
+        ("analyst", "ok", rows[0]["household_ids"]),
+        ("officer", "forbidden", "[]"),
+    ]
+    assert rows[0]["household_ids"] != "[]"
 
 
 def test_unknown_jurisdiction_is_404_and_caches_nothing(

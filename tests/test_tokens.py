@@ -11,6 +11,18 @@ from typer.testing import CliRunner
 from revisit.cli import app
 from serving.auth import TokenStore, hash_token
 from serving.errors import AuthError, TokenStoreError
+from tests.warehouse_factory import random_warehouse, write_warehouse
+
+
+def warehouse_home(home: Path) -> Path:
+    """A small warehouse under ``home``: county C1, townships T0 and T1, villages V0-V2."""
+    visits, incidents = random_warehouse(1, n_households=12, n_villages=3)
+    write_warehouse(home, visits, incidents)
+    return home
+
+
+def issue_args(home: Path, *jurisdiction: str, role: str = "officer") -> list[str]:
+    return ["token", "issue", "--role", role, *jurisdiction, "--name", "unit", "--home", str(home)]
 
 
 def test_tokens_file_stores_only_the_hash_never_the_token(tmp_path: Path) -> None:
@@ -105,26 +117,12 @@ def test_unreadable_tokens_file_is_a_domain_error(tmp_path: Path) -> None:
 
 def test_cli_issue_prints_the_token_once_and_revoke_disables_it(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(
-        app,
-        [
-            "token",
-            "issue",
-            "--role",
-            "officer",
-            "--township",
-            "Dingxiao",
-            "--name",
-            "dx",
-            "--home",
-            str(tmp_path),
-        ],
-    )
+    result = runner.invoke(app, issue_args(warehouse_home(tmp_path), "--township", "T1"))
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rv_")
     store = TokenStore(tmp_path / "tokens.json")
-    assert store.authenticate(token).jurisdiction == "Dingxiao"
+    assert store.authenticate(token).jurisdiction == "T1"
     token_id = token.split("_")[1]
     revoked = runner.invoke(app, ["token", "revoke", token_id, "--home", str(tmp_path)])
     assert revoked.exit_code == 0, revoked.output
@@ -154,4 +152,36 @@ def test_cli_issue_refuses_two_jurisdictions(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "at most one" in result.output
+    assert not (tmp_path / "tokens.json").exists()
+
+
+def test_cli_issue_refuses_a_jurisdiction_the_warehouse_lacks_and_suggests_close_names(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app, issue_args(warehouse_home(tmp_path), "--township", "NoSuchPlace")
+    )
+    assert result.exit_code == 1
+    assert "no township named 'NoSuchPlace'" in result.output
+    assert not (tmp_path / "tokens.json").exists()
+    typo = CliRunner().invoke(app, issue_args(tmp_path, "--village", "V1x"))
+    assert typo.exit_code == 1 and "did you mean" in typo.output and "'V1'" in typo.output
+    analyst = CliRunner().invoke(app, issue_args(tmp_path, "--county", "C9", role="analyst"))
+    assert analyst.exit_code == 1 and "no county named 'C9'" in analyst.output
+
+
+def test_cli_issue_with_a_jurisdiction_on_an_empty_warehouse_needs_force(tmp_path: Path) -> None:
+    refused = CliRunner().invoke(app, issue_args(tmp_path, "--township", "Dingxiao"))
+    assert refused.exit_code == 1
+    assert "no visits" in refused.output and "--force" in refused.output
+    assert not (tmp_path / "tokens.json").exists()
+    forced = CliRunner().invoke(app, [*issue_args(tmp_path, "--township", "Dingxiao"), "--force"])
+    assert forced.exit_code == 0, forced.output
+    token = forced.stdout.strip().splitlines()[-1]
+    assert TokenStore(tmp_path / "tokens.json").authenticate(token).jurisdiction == "Dingxiao"
+
+
+def test_cli_issue_refuses_an_officer_token_without_jurisdiction(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, issue_args(warehouse_home(tmp_path)))
+    assert result.exit_code == 1 and "needs a jurisdiction" in result.output
     assert not (tmp_path / "tokens.json").exists()

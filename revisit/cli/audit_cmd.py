@@ -1,4 +1,7 @@
-"""`revisit audit export`: the audit log of list and household reads, to stdout."""
+"""`revisit audit export`: the audit log of list and household reads, to stdout.
+
+Times are stored in UTC (``at``); the export adds ``at_local`` in Asia/Shanghai.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,13 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("csv", "--format", help="csv or jsonl."),
         home: Path | None = HomeOption,
     ) -> None:
-        """Print the audit rows (time UTC, token id, role, jurisdiction, endpoint, ids, model version)."""
+        """Print the audit rows, answered and refused reads, API and ``revisit rank`` alike.
+
+        Columns: ``at`` (UTC, ``+00:00``), token id, role, jurisdiction, endpoint,
+        household ids, model version, as-of date, ``outcome`` (ok, forbidden,
+        not_found), ``label`` (the token's label; the OS account for ``revisit
+        rank``) and ``at_local`` (the same instant in Asia/Shanghai, ``+08:00``).
+        """
         from serving.audit import AuditError
         from serving.audit import export as export_rows
         from serving.config import ServingSettings

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging
+from revisit.cli._common import HomeOption, configure_logging, fail
 
 AsOfOption = typer.Option(
     None,
@@ -19,6 +21,35 @@ AsOfOption = typer.Option(
 ReloadIntervalOption = typer.Option(
     None, "--reload-interval", min=0, help="Seconds between checks for a new champion (0 = off)."
 )
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, in plain words, or ``None`` when it can.
+
+    Binds a socket the way uvicorn does (``SO_REUSEADDR``, so connections left in
+    TIME_WAIT by a previous server do not count) and closes it at once.
+
+    Parameters
+    ----------
+    host : str
+        Interface name or address, e.g. ``127.0.0.1``.
+    port : int
+        TCP port, 1–65535.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        return f"cannot resolve the host {host!r}: {err.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use"
+            return f"cannot listen on port {port} of {host}: {err.strerror or err}"
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +74,9 @@ def register(app: typer.Typer) -> None:
         from serving.app import create_app
         from serving.config import ServingSettings
 
+        problem = port_problem(host, port)
+        if problem is not None:
+            fail(problem)
         configure_logging()
         settings = ServingSettings().with_overrides(
             home=home, as_of=as_of.date() if as_of else None

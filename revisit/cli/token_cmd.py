@@ -15,6 +15,28 @@ def _tokens_path(home: Path | None) -> Path:
     return ServingSettings().with_overrides(home=home).tokens_file
 
 
+def known_jurisdictions(home: Path, level: str) -> list[str]:
+    """Sorted ``level`` names (county, township or village) of the warehouse's visits.
+
+    Read with :func:`features.warehouse.read_visits`; empty when there are no visits.
+    """
+    from features.warehouse import read_visits
+
+    visits = read_visits(home)
+    if len(visits) == 0 or level not in visits.columns:
+        return []
+    return sorted({str(v) for v in visits[level].dropna().unique()})
+
+
+def unknown_name_message(level: str, name: str, known: list[str]) -> str:
+    """Refusal of an unknown jurisdiction with the closest known names suggested (difflib)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"no {level} named {name!r} in the warehouse ({len(known)} {level} names known){hint}"
+
+
 def register(app: typer.Typer) -> None:
     """Add the command group to the CLI app."""
     group = typer.Typer(help="Issue and revoke API bearer tokens.", no_args_is_help=True)
@@ -28,9 +50,18 @@ def register(app: typer.Typer) -> None:
         county: str | None = typer.Option(None, "--county", help="Jurisdiction: a county."),
         township: str | None = typer.Option(None, "--township", help="Jurisdiction: a township."),
         village: str | None = typer.Option(None, "--village", help="Jurisdiction: a village."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Issue even when the warehouse is empty (the jurisdiction cannot be checked).",
+        ),
         home: Path | None = HomeOption,
     ) -> None:
-        """Issue a token and print it once (only its SHA-256 hash is stored)."""
+        """Issue a token and print it once (only its SHA-256 hash is stored).
+
+        The jurisdiction must be a county, township or village of the warehouse;
+        an empty warehouse refuses too, unless ``--force``.
+        """
         from serving.auth import TokenStore
         from serving.errors import TokenStoreError
 
@@ -42,6 +73,21 @@ def register(app: typer.Typer) -> None:
         if len(given) > 1:
             fail("give at most one of --county, --township or --village")
         level, jurisdiction = given[0] if given else (None, None)
+        if role == "officer" and level is None:
+            fail("an officer token needs a jurisdiction (--county, --township or --village)")
+        if level is not None and jurisdiction is not None:
+            from serving.config import ServingSettings
+
+            warehouse_home = ServingSettings().with_overrides(home=home).home
+            known = known_jurisdictions(warehouse_home, level)
+            if not known and not force:
+                fail(
+                    f"cannot check the {level} {jurisdiction!r}: the warehouse under "
+                    f"{str(warehouse_home)!r} has no visits yet (run revisit ingest first, "
+                    "or pass --force to issue the token anyway)"
+                )
+            if known and jurisdiction not in known:
+                fail(unknown_name_message(level, jurisdiction, known))
         path = _tokens_path(home)
         try:
             token, record = TokenStore(path).issue(

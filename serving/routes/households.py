@@ -11,6 +11,7 @@ from serving.audit import AuditEvent
 from serving.auth import CurrentUser
 from serving.deps import AuditDep, LanguageDep, StateDep, reasons_out
 from serving.errors import UnknownHousehold
+from serving.listing import as_count, round_days
 from serving.schemas import HouseholdOut
 from serving.state import ServingState
 
@@ -44,34 +45,46 @@ def get_household(
     """Score, rank, reasons and feature history of one household.
 
     A household outside an officer's jurisdiction answers 404, exactly like an
-    unknown id, so that ids cannot be probed.
+    unknown id, so that ids cannot be probed. Every read is audited, refused ones
+    too: outcome ``not_found`` for an unknown id (not stored), ``forbidden`` for a
+    household outside the jurisdiction (the HTTP answer is the same 404).
     """
+    info = state.model_info
+    as_of = state.as_of.date()
+
+    def audit_read(ids: list[str], outcome: str) -> None:
+        audit.record(
+            AuditEvent.make(
+                token_id=user.token_id,
+                role=user.role,
+                level=user.level,
+                jurisdiction=user.jurisdiction,
+                endpoint="/v1/households/{household_id}",
+                household_ids=ids,
+                model_version=info.version,
+                as_of=as_of.isoformat(),
+                outcome=outcome,
+                label=user.label,
+            )
+        )
+
     try:
         position = state.position(household_id)
     except UnknownHousehold as err:
+        # The asked id is not stored: it is no household's, and may be anything typed.
+        audit_read([], "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND) from err
     if not user.unrestricted and not (
         user.level is not None
         and user.jurisdiction is not None
         and state.household_in(user.level, user.jurisdiction, position)
     ):
+        # Answered like an unknown id, audited as what it is: a read outside the scope.
+        audit_read([household_id], "forbidden")
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND)
     row = state.row(position, rank=1)
     (reasons,) = state.reasons_for([position])
-    info = state.model_info
-    as_of = state.as_of.date()
-    audit.record(
-        AuditEvent.make(
-            token_id=user.token_id,
-            role=user.role,
-            level=user.level,
-            jurisdiction=user.jurisdiction,
-            endpoint="/v1/households/{household_id}",
-            household_ids=[row.household_id],
-            model_version=info.version,
-            as_of=as_of.isoformat(),
-        )
-    )
+    audit_read([row.household_id], "ok")
     return HouseholdOut(
         household_id=row.household_id,
         county=row.county,
@@ -83,8 +96,8 @@ def get_household(
         rank_in_township=_rank_within(state, "township", row.township, position),
         rank_in_county=_rank_within(state, "county", row.county, position),
         reasons=reasons_out(reasons, lang),
-        days_since_last_visit=row.days_since_last_visit,
-        open_disputes=row.open_disputes,
+        days_since_last_visit=round_days(row.days_since_last_visit),
+        open_disputes=as_count(row.open_disputes),
         history=state.feature_values(position),
         model_version=info.version,
         as_of=as_of,

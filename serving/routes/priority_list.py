@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from serving.audit import AuditEvent, AuditLog
-from serving.auth import CurrentUser, check_jurisdiction
+from serving.auth import CurrentUser, User, check_jurisdiction
 from serving.deps import AcceptLanguageHeader, current_state
 from serving.errors import ForbiddenError, UnknownJurisdiction
 from serving.listing import cached_page, priority_list, render_page
@@ -101,15 +101,32 @@ async def get_priority_list(
                 },
             )
     except ForbiddenError as err:
+        _audit(request, user, state, level, name, format, "[]", "forbidden")
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this {level} is outside your jurisdiction"
         ) from err
     except UnknownJurisdiction as err:
+        _audit(request, user, state, level, name, format, "[]", "not_found")
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no {level} named {name!r} in the snapshot"
         ) from err
 
-    # Every answered request is audited, cached page or not (a queue put: never waits on disk).
+    # Every request is audited, answered (cached page or not) or refused: a queue put.
+    _audit(request, user, state, level, name, format, ids_json, "ok")
+    return response
+
+
+def _audit(
+    request: Request,
+    user: User,
+    state: ServingState,
+    level: str,
+    name: str,
+    format: str,
+    ids_json: str,
+    outcome: str,
+) -> None:
+    """Queue the audit row of one list request (never waits on disk)."""
     audit: AuditLog = request.app.state.audit
     audit.record(
         AuditEvent.make(
@@ -119,11 +136,12 @@ async def get_priority_list(
             jurisdiction=name,
             endpoint=f"/v1/priority-list?format={format}",
             household_ids_json=ids_json,
-            model_version=info.version,
+            model_version=state.model_info.version,
             as_of=state.as_of_day,
+            outcome=outcome,
+            label=user.label,
         )
     )
-    return response
 
 
 def _sheet(
