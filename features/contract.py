@@ -141,13 +141,8 @@ class Column:
     vocabulary: dict[str, tuple[str, str]] | None = None
 
 
-VISIT_COLUMNS: Final[tuple[Column, ...]] = (
-    Column("visit_id", ("走访编号", "走訪編號"), "str", required=True),
-    Column("household_id", ("户编号", "戶編號"), "str"),
-    Column("visited_at", ("走访时间", "走訪時間"), "timestamp", required=True),
-    Column("recorded_at", ("录入时间", "錄入時間"), "timestamp"),
-    Column("officer_id", ("民警警号", "民警警號"), "str"),
-    Column("station", ("派出所", "派出所"), "str"),
+#: County > township > village, the same three columns in both tables.
+_JURISDICTION_COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "county",
         ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"),
@@ -161,6 +156,16 @@ VISIT_COLUMNS: Final[tuple[Column, ...]] = (
         required=True,
     ),
     Column("village", ("村（社区）", "村（社區）", "村(社区)", "村(社區)"), "str", required=True),
+)
+
+VISIT_COLUMNS: Final[tuple[Column, ...]] = (
+    Column("visit_id", ("走访编号", "走訪編號"), "str", required=True),
+    Column("household_id", ("户编号", "戶編號"), "str"),
+    Column("visited_at", ("走访时间", "走訪時間"), "timestamp", required=True),
+    Column("recorded_at", ("录入时间", "錄入時間"), "timestamp"),
+    Column("officer_id", ("民警警号", "民警警號"), "str"),
+    Column("station", ("派出所", "派出所"), "str"),
+    *_JURISDICTION_COLUMNS,
     Column("persons_met", ("走访人数", "走訪人數"), "int"),
     Column("household_type", ("户类型", "戶類型"), "category", vocabulary=HOUSEHOLD_TYPES),
     Column("has_dispute", ("是否存在矛盾纠纷", "是否存在矛盾糾紛"), "bool", required=True),
@@ -189,19 +194,7 @@ INCIDENT_COLUMNS: Final[tuple[Column, ...]] = (
         required=True,
         vocabulary=INCIDENT_CATEGORIES,
     ),
-    Column(
-        "county",
-        ("县（市、新区）", "縣（市、新區）", "县(市、新区)", "縣(市、新區)"),
-        "str",
-        required=True,
-    ),
-    Column(
-        "township",
-        ("乡镇（街道）", "鄉鎮（街道）", "乡镇(街道)", "鄉鎮(街道)"),
-        "str",
-        required=True,
-    ),
-    Column("village", ("村（社区）", "村（社區）", "村(社区)", "村(社區)"), "str", required=True),
+    *_JURISDICTION_COLUMNS,
 )
 
 #: Header of the household head's ID number, the only personal column that is
