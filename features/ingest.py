@@ -4,7 +4,9 @@ Flow of one run (:func:`ingest_paths`)::
 
     read (.xlsx via calamine, .csv in UTF-8/UTF-8-BOM/GBK/GB18030, .parquet)
       -> map headers (Simplified, Traditional, English) and recognise the table
-      -> drop personal and protected columns (an ID number may only become a keyed hash)
+      -> drop personal and protected columns (an ID number may only become a keyed hash);
+         a protected attribute the deployment declares audit-only (REVISIT_AUDIT_ONLY)
+         goes to <home>/warehouse/audit_attributes.parquet, never to the visits table
       -> parse whole columns (features.parsing) -> per-row error masks
       -> validate with the pandera models (features.schemas) -> more error masks
       -> bad rows to <home>/quarantine/<run-id>.csv, good rows on
@@ -32,7 +34,7 @@ import json
 import logging
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -74,14 +76,19 @@ from features.schemas import (
     visits_schema,
 )
 from features.warehouse import (
+    AUDIT_ATTRIBUTE_HEADERS,
     TABLE_DTYPES,
     TABLE_EVENT_TIME,
     TABLE_ID,
     atomic_write_parquet,
+    canonical_audit_attributes,
     conform,
+    empty_audit_attributes,
+    read_audit_attributes,
     read_seen,
     read_table,
     seen_path,
+    write_audit_attributes,
     write_table,
 )
 
@@ -582,6 +589,7 @@ class HeaderMap:
     dropped_personal: list[str]
     dropped_protected: list[str]
     ignored: list[str]
+    audit: dict[str, str] = field(default_factory=dict)  # raw header -> audit-only attribute
 
 
 def _header_index(columns: tuple[Column, ...]) -> dict[str, str]:
@@ -597,7 +605,7 @@ def accepted_headers(column: Column) -> list[str]:
     return [*column.headers, column.name]
 
 
-def map_headers(headers: Sequence[Any]) -> HeaderMap:
+def map_headers(headers: Sequence[Any], audit_only: Collection[str] = ()) -> HeaderMap:
     """Recognise the table of an export and map its headers to canonical columns.
 
     Parameters
@@ -605,6 +613,11 @@ def map_headers(headers: Sequence[Any]) -> HeaderMap:
     headers : sequence
         Raw header cells, any order; whitespace, full-width forms and case are
         ignored.
+    audit_only : collection of str, default ()
+        Canonical protected attributes the deployment declares audit-only
+        (``ethnicity``, ``religion``, ``sex``). In a visits export their
+        headers go to ``HeaderMap.audit`` (the first header of an attribute;
+        a second one is dropped); every other protected header is dropped.
 
     Returns
     -------
@@ -618,6 +631,9 @@ def map_headers(headers: Sequence[Any]) -> HeaderMap:
     """
     personal = {normalise_text(h) for h in PERSONAL_HEADERS}
     protected = {normalise_text(h) for h in PROTECTED_HEADERS}
+    declared = set(canonical_audit_attributes(list(audit_only)))
+    audit_index = {normalise_text(h): a for h, a in AUDIT_ATTRIBUTE_HEADERS.items()}
+    audit: dict[str, str] = {}
     id_headers = {normalise_text(h) for h in ID_NUMBER_HEADERS}
     indexes = {t: _header_index(cols) for t, cols in TABLE_COLUMNS.items()}
     keys = {str(h): normalise_text(str(h)) for h in headers}
@@ -655,7 +671,11 @@ def map_headers(headers: Sequence[Any]) -> HeaderMap:
         elif key in personal:
             dropped_personal.append(raw)
         elif key in protected:
-            dropped_protected.append(raw)
+            attribute = audit_index.get(key)
+            if table == TABLE_VISITS and attribute in declared and attribute not in audit.values():
+                audit[raw] = attribute
+            else:
+                dropped_protected.append(raw)
         else:
             ignored.append(raw)
     present = set(mapping.values())
@@ -671,7 +691,7 @@ def map_headers(headers: Sequence[Any]) -> HeaderMap:
             f"(household_id) or 户主身份证号; accepted headers: "
             f"{', '.join([*HOUSEHOLD_HEADERS, *ID_NUMBER_HEADERS])}"
         )
-    return HeaderMap(table, mapping, id_number, dropped_personal, dropped_protected, ignored)
+    return HeaderMap(table, mapping, id_number, dropped_personal, dropped_protected, ignored, audit)
 
 
 # ---------------------------------------------------------------------------
@@ -1126,22 +1146,49 @@ def _bad_row_hashes(body: pd.DataFrame, hmap: HeaderMap) -> np.ndarray:
     return pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype="uint64")
 
 
+def _audit_records(
+    chunk: pd.DataFrame, frame: pd.DataFrame, keep: np.ndarray, hmap: HeaderMap
+) -> pd.DataFrame:
+    """Audit-only attribute values of the kept rows, long format (no value is logged)."""
+    parts = []
+    for raw, attribute in hmap.audit.items():
+        values = parse_text(chunk[raw].reset_index(drop=True))[keep]
+        rows = frame[keep]
+        has = values.notna().to_numpy()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "household_id": rows["household_id"].to_numpy()[has],
+                    "attribute": attribute,
+                    "value": values.to_numpy()[has],
+                    "recorded_at": rows["recorded_at"].to_numpy()[has],
+                    "source_file": rows["source_file"].to_numpy()[has],
+                    "source_row": rows["source_row"].to_numpy()[has],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else empty_audit_attributes()
+
+
 def _ingest_file(
     path: Path,
     report: FileReport,
     id_secret: str | None,
     now: pd.Timestamp,
     progress: bool,
-) -> tuple[str, list[pd.DataFrame], list[pd.DataFrame], np.ndarray]:
+    audit_only: Collection[str] = (),
+) -> tuple[str, list[pd.DataFrame], list[pd.DataFrame], np.ndarray, list[pd.DataFrame]]:
     """Read, map, parse and validate one file.
 
-    Returns (table, good frames, quarantine lines, fingerprints of the quarantined rows).
+    Returns (table, good frames, quarantine lines, fingerprints of the quarantined
+    rows, audit-only attribute records of the good rows).
     """
     from tqdm.auto import tqdm
 
     good: list[pd.DataFrame] = []
     lines: list[pd.DataFrame] = []
     bad_hashes: list[np.ndarray] = []
+    audit: list[pd.DataFrame] = []
     hmap: HeaderMap | None = None
     next_row = 2  # header is sheet row 1
     large = path.stat().st_size >= PROGRESS_MIN_BYTES
@@ -1150,7 +1197,7 @@ def _ingest_file(
     ) as bar:
         for chunk in _read_chunks(path):
             if hmap is None:
-                hmap = map_headers(list(chunk.columns))
+                hmap = map_headers(list(chunk.columns), audit_only)
                 report.table = hmap.table
                 _warn_headers(hmap, report)
             chunk.columns = [str(c) for c in chunk.columns]
@@ -1160,8 +1207,12 @@ def _ingest_file(
             blank = chunk.isna().all(axis=1).to_numpy()
             keep_cols = list(hmap.columns) + ([hmap.id_number] if hmap.id_number else [])
             body = chunk[keep_cols]
+            audit_cells = chunk[list(hmap.audit)]
             del chunk
             frame, qlines, bad = _normalise_chunk(body, hmap, path.name, first_row, id_secret, now)
+            if hmap.audit:
+                audit.append(_audit_records(audit_cells, frame, ~bad & ~blank, hmap))
+            del audit_cells
             report.read += int((~blank).sum())
             report.quarantined += int((bad & ~blank).sum())
             if len(qlines):
@@ -1174,7 +1225,7 @@ def _ingest_file(
     if hmap is None:  # pragma: no cover - readers always yield at least one frame
         raise FileRejectedError("the file holds no table")
     hashes = np.concatenate(bad_hashes) if bad_hashes else np.zeros(0, dtype="uint64")
-    return hmap.table, good, lines, hashes
+    return hmap.table, good, lines, hashes, audit
 
 
 def _warn_headers(hmap: HeaderMap, report: FileReport) -> None:
@@ -1190,6 +1241,8 @@ def _warn_headers(hmap: HeaderMap, report: FileReport) -> None:
         msgs.append(f"dropped personal columns: {', '.join(hmap.dropped_personal)}")
     if hmap.dropped_protected:
         msgs.append(f"dropped protected-attribute columns: {', '.join(hmap.dropped_protected)}")
+    if hmap.audit:
+        msgs.append(f"{_AUDIT_PREFIX}{', '.join(hmap.audit)}")
     if hmap.table == TABLE_VISITS and "review_status" not in hmap.columns.values():
         msgs.append("no 审核状态 (review_status) column: every row taken as approved")
     for m in msgs:
@@ -1198,7 +1251,12 @@ def _warn_headers(hmap: HeaderMap, report: FileReport) -> None:
     report.warnings.extend(msgs)
 
 
-_DROPPED_PREFIXES: Final = ("dropped personal columns: ", "dropped protected-attribute columns: ")
+_AUDIT_PREFIX: Final = "audit-only columns kept apart: "
+_DROPPED_PREFIXES: Final = (
+    "dropped personal columns: ",
+    "dropped protected-attribute columns: ",
+    _AUDIT_PREFIX,
+)
 
 
 def _log_dropped_columns(files: Sequence[FileReport]) -> None:
@@ -1212,7 +1270,7 @@ def _log_dropped_columns(files: Sequence[FileReport]) -> None:
                     n_files += 1
                     headers.update(dict.fromkeys(w[len(prefix) :].split(", ")))
         if n_files:
-            logger.warning(
+            (logger.info if prefix == _AUDIT_PREFIX else logger.warning)(
                 "%s %s from %d file%s",
                 prefix.rstrip(": "),
                 ", ".join(headers),
@@ -1243,12 +1301,31 @@ def _count_repeats(qdir: Path, hashes: dict[int, np.ndarray], reports: list[File
         atomic_write_parquet(pd.DataFrame({"row_hash": fresh}), path)
 
 
+def _merge_audit_attributes(home: Path, parts: list[pd.DataFrame]) -> int:
+    """Add audit-only records to ``audit_attributes.parquet``; latest per household wins.
+
+    Per (household_id, attribute) the row with the latest ``recorded_at`` is kept
+    (a tie goes to the later-ingested row). Returns the number of records read.
+    """
+    new = pd.concat(parts, ignore_index=True) if parts else empty_audit_attributes()
+    if new.empty:
+        return 0
+    combined = pd.concat([read_audit_attributes(home), new], ignore_index=True)
+    combined["_order"] = np.arange(len(combined))
+    combined = combined.sort_values(["recorded_at", "_order"], kind="stable")
+    combined = combined.drop_duplicates(["household_id", "attribute"], keep="last")
+    combined = combined.sort_values(["attribute", "household_id"], kind="stable")
+    write_audit_attributes(home, combined.drop(columns="_order"))
+    return len(new)
+
+
 def ingest_paths(
     paths: Sequence[Path],
     home: Path,
     id_secret: str | None,
     progress: bool = False,
     now: pd.Timestamp | None = None,
+    audit_only: Collection[str] = (),
 ) -> IngestReport:
     """Ingest field exports into the canonical warehouse under ``home``.
 
@@ -1270,6 +1347,14 @@ def ingest_paths(
     now : Timestamp or None
         Ingestion time (tz-aware, default: the current time in Asia/Shanghai);
         rows dated after it are quarantined. Tests pass a fixed time.
+    audit_only : collection of str, default ()
+        Protected attributes the deployment declares audit-only
+        (``REVISIT_AUDIT_ONLY``: ``ethnicity``, ``religion``, ``sex`` or their
+        headers). Their values in accepted visits rows go to
+        ``warehouse/audit_attributes.parquet`` (household_id, attribute, value,
+        recorded_at, source_file, source_row; the latest ``recorded_at`` per
+        household and attribute wins) for the bias audit alone, never to the
+        visits table; undeclared protected columns are dropped.
 
     Returns
     -------
@@ -1284,8 +1369,11 @@ def ingest_paths(
         If a path does not exist.
     NoInputFilesError
         If the paths hold no .xlsx, .csv or .parquet file.
+    AuditAttributeError
+        If ``audit_only`` names something other than a protected attribute.
     """
     home = Path(home)
+    audit_only = canonical_audit_attributes(list(audit_only))
     now = pd.Timestamp.now(tz=TIMEZONE) if now is None else pd.Timestamp(now)
     if now.tzinfo is None:
         now = now.tz_localize(TIMEZONE)
@@ -1294,11 +1382,14 @@ def ingest_paths(
     good: dict[str, list[tuple[int, pd.DataFrame]]] = {TABLE_VISITS: [], TABLE_INCIDENTS: []}
     quarantine: list[pd.DataFrame] = []
     bad_hashes: dict[int, np.ndarray] = {}
+    audit_parts: list[pd.DataFrame] = []
     for path in files:
         rep = FileReport(file=path.name)
         report.files.append(rep)
         try:
-            table, frames, lines, hashes = _ingest_file(path, rep, id_secret, now, progress)
+            table, frames, lines, hashes, audit = _ingest_file(
+                path, rep, id_secret, now, progress, audit_only
+            )
         except FileRejectedError as err:
             rep.rejected = str(err)
             rep.read = rep.quarantined = 0
@@ -1306,6 +1397,7 @@ def ingest_paths(
             continue
         good[table].extend((len(report.files) - 1, f) for f in frames)
         quarantine.extend(lines)
+        audit_parts.extend(audit)
         if len(hashes):
             bad_hashes[len(report.files) - 1] = hashes
     _log_dropped_columns(report.files)
@@ -1317,6 +1409,9 @@ def ingest_paths(
         new = conform(pd.concat([f for _, f in parts], ignore_index=True), table)
         file_idx = np.concatenate([np.full(len(f), i) for i, f in parts])
         conflicts.append(_merge_into_warehouse(home, table, new, file_idx, report.files))
+    n_audit = _merge_audit_attributes(home, audit_parts)
+    if n_audit:
+        logger.info("stored %d audit-only attribute values (bias audit only)", n_audit)
 
     for rep in report.files:
         rep.check()

@@ -6,6 +6,8 @@ Layout under the Revisit home (``features.contract.warehouse_path``)::
     <home>/warehouse/incidents.parquet   one row per incident_id
     <home>/warehouse/visits.seen.parquet    (id, content_hash) of every row content
     <home>/warehouse/incidents.seen.parquet ever accepted, so re-sent rows stay duplicates
+    <home>/warehouse/audit_attributes.parquet  audit-only protected attributes (bias audit
+                                               only; never read by features/)
 
 Dtypes are those of ``docs/interfaces.md``; timestamps are
 ``datetime64[ns, Asia/Shanghai]``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -76,6 +79,32 @@ TABLE_EVENT_TIME: Final[dict[str, str]] = {
     TABLE_VISITS: "visited_at",
     TABLE_INCIDENTS: "reported_at",
 }
+
+
+#: Canonical audit-only attribute of each accepted protected-attribute header
+#: (``features.contract.PROTECTED_HEADERS``); compared after ``normalise_text``.
+AUDIT_ATTRIBUTE_HEADERS: Final[dict[str, str]] = {
+    "民族": "ethnicity",
+    "ethnicity": "ethnicity",
+    "宗教": "religion",
+    "宗教信仰": "religion",
+    "religion": "religion",
+    "性别": "sex",
+    "性別": "sex",
+    "sex": "sex",
+    "gender": "sex",
+}
+#: Columns of ``audit_attributes.parquet``: one row per (household_id, attribute).
+AUDIT_ATTRIBUTES_DTYPES: Final[dict[str, str]] = {
+    "household_id": "str",
+    "attribute": "str",
+    "value": "str",
+    "recorded_at": TS,
+    "source_file": "str",
+    "source_row": "int64",
+}
+#: File name of the audit-only attribute table under ``<home>/warehouse/``.
+AUDIT_ATTRIBUTES_FILE: Final = "audit_attributes.parquet"
 
 
 class WarehouseError(RuntimeError):
@@ -257,3 +286,106 @@ def read_seen(home: Path, table: str) -> pd.DataFrame:
         return pd.read_parquet(path).astype({"id": "str", "content_hash": "uint64"})
     except (OSError, ValueError, KeyError) as err:
         raise WarehouseError(f"cannot read ledger {str(path)!r}: {err}") from err
+
+
+class AuditAttributeError(ValueError):
+    """A declared audit-only attribute is not a known protected attribute."""
+
+
+def canonical_audit_attributes(names: Sequence[str]) -> tuple[str, ...]:
+    """Map declared audit-only names (``REVISIT_AUDIT_ONLY``) to canonical attributes.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Canonical names (``ethnicity``, ``religion``, ``sex``) or accepted
+        headers (民族, 宗教, 宗教信仰, 性别, 性別, gender); case and surrounding
+        whitespace are ignored, empty entries skipped.
+
+    Returns
+    -------
+    tuple of str
+        Canonical attribute names, sorted, without repeats.
+
+    Raises
+    ------
+    AuditAttributeError
+        If a name is not a protected attribute.
+    """
+    out = set()
+    for name in names:
+        key = str(name).strip().casefold()
+        if not key:
+            continue
+        if key not in AUDIT_ATTRIBUTE_HEADERS:
+            raise AuditAttributeError(
+                f"audit-only attributes must be among {sorted(set(AUDIT_ATTRIBUTE_HEADERS))!r}, "
+                f"got {name!r}"
+            )
+        out.add(AUDIT_ATTRIBUTE_HEADERS[key])
+    return tuple(sorted(out))
+
+
+def audit_attributes_path(home: Path) -> Path:
+    """Path of ``<home>/warehouse/audit_attributes.parquet``."""
+    return Path(home) / "warehouse" / AUDIT_ATTRIBUTES_FILE
+
+
+def empty_audit_attributes() -> pd.DataFrame:
+    """Return an empty audit-attribute frame (columns of :data:`AUDIT_ATTRIBUTES_DTYPES`)."""
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=d) for c, d in AUDIT_ATTRIBUTES_DTYPES.items()},
+        index=pd.RangeIndex(0),
+    )
+
+
+def read_audit_attributes(home: Path) -> pd.DataFrame:
+    """Read the audit-only attribute table, for the bias audit only.
+
+    Never a source of model features: ``features/`` does not call this.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home folder.
+
+    Returns
+    -------
+    DataFrame of shape (n, 6)
+        One row per (household_id, attribute), the latest ``recorded_at``
+        (Asia/Shanghai) kept; dtypes of :data:`AUDIT_ATTRIBUTES_DTYPES`. Empty
+        when the file does not exist.
+
+    Raises
+    ------
+    WarehouseError
+        If the file exists but cannot be read or lacks a column.
+    """
+    path = audit_attributes_path(home)
+    if not path.exists():
+        return empty_audit_attributes()
+    try:
+        frame = pd.read_parquet(path)
+        return frame.loc[:, list(AUDIT_ATTRIBUTES_DTYPES)].astype(AUDIT_ATTRIBUTES_DTYPES)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise WarehouseError(f"cannot read the audit-attribute table {str(path)!r}: {err}") from err
+
+
+def write_audit_attributes(home: Path, frame: pd.DataFrame) -> Path:
+    """Write the audit-only attribute table atomically.
+
+    Parameters
+    ----------
+    home : Path
+    frame : DataFrame
+        Columns of :data:`AUDIT_ATTRIBUTES_DTYPES` (extra columns are left out).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = audit_attributes_path(home)
+    out = frame.loc[:, list(AUDIT_ATTRIBUTES_DTYPES)].astype(AUDIT_ATTRIBUTES_DTYPES)
+    atomic_write_parquet(out.reset_index(drop=True), path)
+    return path

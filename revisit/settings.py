@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,12 @@ class Settings(BaseSettings):
         ``$MLFLOW_TRACKING_URI``; default ``sqlite:///<home>/mlflow.db``.
     model_name : str
         Registered model name in the MLflow registry.
+    audit_only : tuple of str
+        Protected attributes the deployment declares audit-only
+        (``$REVISIT_AUDIT_ONLY``, comma-separated, e.g. ``ethnicity,religion``;
+        headers such as 民族, 宗教, 性别 are accepted and mapped to ``ethnicity``,
+        ``religion``, ``sex``). Kept apart at ingestion for the bias audit alone,
+        never model features. Default: none.
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -32,6 +39,21 @@ class Settings(BaseSettings):
     id_secret: SecretStr | None = Field(default=None, validation_alias="REVISIT_ID_SECRET")
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
+    audit_only: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="REVISIT_AUDIT_ONLY"
+    )
+
+    @field_validator("audit_only", mode="before")
+    @classmethod
+    def _parse_audit_only(cls, value: Any) -> tuple[str, ...]:
+        """Split the comma-separated list (、 and ， too) and map it to canonical names."""
+        from features.warehouse import canonical_audit_attributes
+
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = value.replace("、", ",").replace("，", ",").split(",")
+        return canonical_audit_attributes(list(value))
 
     def with_home(self, home: Path | None) -> Settings:
         """Return a copy whose home is ``home`` when given (the ``--home`` option)."""

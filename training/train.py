@@ -17,7 +17,7 @@ import logging
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -436,6 +436,7 @@ def run_training(
     model_name: str = "household-escalation",
     progress: bool = True,
     on_stage: Callable[[str, float], None] | None = None,
+    audit_only: Sequence[str] = (),
 ) -> TrainResult:
     """Train, evaluate against baselines, log one MLflow run and register a challenger.
 
@@ -458,6 +459,13 @@ def run_training(
         Log each stage and show the feature job's progress.
     on_stage : callable (name, seconds) -> None, optional
         Called when a stage ends (the CLI prints timings with it).
+    audit_only : sequence of str, default ()
+        Audit-only attributes the deployment declares (``REVISIT_AUDIT_ONLY``,
+        canonical names such as ``ethnicity``). Their latest value per
+        household in ``warehouse/audit_attributes.parquet`` is joined onto the
+        pooled test rows for the bias audit alone (never onto the frame the
+        model is fitted on or scores); each gets its ``bias_audit_<name>``
+        csv/png and model-card section next to county and township.
 
     Returns
     -------
@@ -482,6 +490,7 @@ def run_training(
     home = Path(home)
     with stage("read warehouse"):
         visits, incidents = read_visits(home), read_incidents(home)
+        audit_values = _audit_only_values(home, audit_only)
         if visits.empty:
             raise TrainingError(
                 f"the warehouse at {warehouse_path(home, 'visits').parent} is empty: "
@@ -634,7 +643,7 @@ def run_training(
                 ),
                 out / "shap_summary.png",
             )
-            audit_tables = _audit_and_plots(scored, scorers, config, out)
+            audit_tables = _audit_and_plots(scored, scorers, config, out, audit_values)
             card = render_model_card(
                 model_name=model_name,
                 config=config,
@@ -712,21 +721,62 @@ def _top_share_per_date(scored: pd.DataFrame, score_col: str, share: float) -> n
     return chosen.reindex(scored.index).to_numpy(dtype=bool)
 
 
+def _audit_only_values(home: Path, audit_only: Sequence[str]) -> pd.DataFrame | None:
+    """Latest value per household of each declared audit-only attribute, wide.
+
+    Returns ``None`` when nothing is declared or stored; else a frame with
+    ``household_id`` and one ``str`` column per declared attribute found in
+    ``warehouse/audit_attributes.parquet``. For the bias audit alone.
+    """
+    from features.warehouse import canonical_audit_attributes, read_audit_attributes
+
+    declared = canonical_audit_attributes(list(audit_only))
+    if not declared:
+        return None
+    stored = read_audit_attributes(home)
+    stored = stored[stored["attribute"].isin(declared)]
+    missing = sorted(set(declared) - set(stored["attribute"]))
+    if missing:
+        logger.warning("audit-only attribute(s) %s declared but not stored: not audited", missing)
+    if stored.empty:
+        return None
+    latest = stored.sort_values("recorded_at", kind="stable").drop_duplicates(
+        ["household_id", "attribute"], keep="last"
+    )
+    wide = latest.pivot(index="household_id", columns="attribute", values="value")
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index().astype("str").astype({"household_id": "str"})
+
+
 def _audit_and_plots(
-    scored: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Path
+    scored: pd.DataFrame,
+    scorers: list[str],
+    config: TrainConfig,
+    out: Path,
+    audit_values: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Bias-audit tables (csv + png) of the model's headline list, and evaluation figures.
 
     The audited selection is the LightGBM model's top ``headline_share`` of
-    each as-of date of the pooled test rows; groups are counties and townships.
+    each as-of date of the pooled test rows; groups are counties, townships and
+    each audit-only attribute of ``audit_values`` (household_id + one column per
+    attribute, joined here onto a copy of the test rows only).
     """
     from training.audit import bias_audit
     from training.plots import plot_disparities, save_figure
 
     frame = scored.copy()
     frame["selected"] = _top_share_per_date(frame, MODEL, config.headline_share)
+    attributes = ["county", "township"]
+    if audit_values is not None:
+        extra = [c for c in audit_values.columns if c != "household_id"]
+        clash = [c for c in extra if c in frame.columns]
+        if clash:
+            raise TrainingError(f"audit-only attributes {clash!r} clash with test-frame columns")
+        frame = frame.merge(audit_values, on="household_id", how="left", validate="many_to_one")
+        attributes += extra
     audits: dict[str, pd.DataFrame] = {}
-    for attribute in ("county", "township"):
+    for attribute in attributes:
         table = bias_audit(
             frame,
             label_col=LABEL_COLUMN,

@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         even with quarantined rows; 1 when a file could not be read at all or
         the paths hold no .xlsx, .csv or .parquet file.
         """
+        from pydantic import ValidationError
         from rich.console import Console
         from rich.table import Table
 
@@ -38,10 +39,17 @@ def register(app: typer.Typer) -> None:
         from features.warehouse import WarehouseError
 
         configure_logging()
-        settings = settings_for(home)
+        try:
+            settings = settings_for(home)
+        except ValidationError as err:
+            first = err.errors()[0]
+            fail(f"bad setting {first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}")
+            return
         secret = settings.id_secret.get_secret_value() if settings.id_secret else None
         try:
-            report = ingest_paths(paths, settings.home, secret, progress=progress)
+            report = ingest_paths(
+                paths, settings.home, secret, progress=progress, audit_only=settings.audit_only
+            )
         except (IngestError, WarehouseError, OSError) as err:
             fail(str(err))
             return

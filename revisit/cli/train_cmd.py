@@ -50,12 +50,18 @@ def register(app: typer.Typer) -> None:
         configure_logging(logging.WARNING)
         _quiet_mlflow()
         from mlflow.exceptions import MlflowException
+        from pydantic import ValidationError
 
         from training.baselines import BaselineError, resolve_ground_truth_dir
         from training.config import ConfigError, load_config
         from training.train import TrainingError, run_training
 
-        settings = settings_for(home)
+        try:
+            settings = settings_for(home)
+        except ValidationError as err:
+            first = err.errors()[0]
+            fail(f"bad setting {first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}")
+            return
         try:
             cfg = load_config(config)
             gt = resolve_ground_truth_dir(settings.home, ground_truth)
@@ -81,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 model_name=settings.model_name,
                 progress=True,
                 on_stage=on_stage,
+                audit_only=settings.audit_only,
             )
         except (TrainingError, BaselineError, FileNotFoundError) as err:
             fail(str(err))
