@@ -26,8 +26,11 @@ logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 
@@ -243,3 +246,38 @@ def log_model(
         registered_model_name=registered_model_name,
         pip_requirements=_pip_requirements(),
     )
+
+
+@contextlib.contextmanager
+def mlflow_uris(uri: str) -> Iterator[None]:
+    """Point mlflow's global tracking and registry URIs at ``uri`` for a block, then restore
+    them and the environment variables that ``mlflow.set_*_uri`` also sets.
+
+    Shared by training (logging a run) and serving (loading the champion), so that
+    neither leaves a process-wide tracking URI behind it.
+
+    Parameters
+    ----------
+    uri : str
+        Tracking (and registry) URI, e.g. ``sqlite:////abs/home/mlflow.db``.
+    """
+    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+
+    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    # What was *set* (None when unset), not what mlflow would resolve by default: restoring a
+    # resolved default would pin it for the rest of the process.
+    saved_tracking = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+    saved_registry = saved_env["MLFLOW_REGISTRY_URI"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved_tracking)  # type: ignore[arg-type]  # None unsets it
+        mlflow.set_registry_uri(saved_registry)  # type: ignore[arg-type]
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -616,29 +615,6 @@ def default_change_probe(settings: ServingSettings) -> Hashable:
     return (champion_version(settings), _warehouse_mtimes(settings.home))
 
 
-@contextlib.contextmanager
-def _mlflow_uris(uri: str) -> Iterator[None]:
-    """Point mlflow's global tracking and registry URIs at ``uri`` for a block, then restore
-    them and the environment variables that ``mlflow.set_*_uri`` also sets."""
-    import mlflow
-
-    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved_env = {k: os.environ.get(k) for k in env_keys}
-    saved = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved[0])
-        mlflow.set_registry_uri(saved[1])
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
     """Load the model under ``models:/<name>@<alias>`` with its version and run metrics.
 
@@ -649,11 +625,13 @@ def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
     """
     import mlflow
 
+    from models.pyfunc import mlflow_uris
+
     version = champion_version(settings)
     client = _mlflow_client(settings)
     try:
         mv = client.get_model_version(settings.model_name, version)
-        with _mlflow_uris(settings.tracking_uri):
+        with mlflow_uris(settings.tracking_uri):
             # The version the alias pointed to, pinned, so a concurrent promote cannot mix versions.
             pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
         model = pyfunc.unwrap_python_model().model

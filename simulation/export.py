@@ -238,10 +238,7 @@ def visit_tables(
         cols: dict[str, pa.Array] = {
             H["visit_id"]: _serial("ZF", lo, hi),
             H["household_id"]: hh.household_id.take(h_idx),
-            HEAD_NAME: hh.head_name.take(h_idx),
-            HEAD_ID: hh.head_id.take(h_idx),
-            PHONE: hh.phone.take(h_idx),
-            ADDRESS: hh.address.take(h_idx),
+            **_personal_columns(hh, h_idx, HEAD_NAME),
             H["visited_at"]: _timestamps(visited[order], fmt, config.start),
             H["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
             H["officer_id"]: pc.cast(
@@ -295,10 +292,7 @@ def incident_tables(
         cols: dict[str, pa.Array] = {
             HI["incident_id"]: _serial("JQ", lo, hi),
             HI["household_id"]: hh.household_id.take(h_idx),
-            NAME: hh.head_name.take(h_idx),
-            HEAD_ID: hh.head_id.take(h_idx),
-            PHONE: hh.phone.take(h_idx),
-            ADDRESS: hh.address.take(h_idx),
+            **_personal_columns(hh, h_idx, NAME),
             HI["reported_at"]: _timestamps(reported[order], fmt, config.start),
             HI["recorded_at"]: _timestamps(recorded[order], fmt, config.start),
             HI["category"]: _labels(
@@ -310,6 +304,19 @@ def incident_tables(
             NOTES: _notes(rng, np.zeros(order.size, bool), rng.random(order.size) < 0.3),
         }
         yield month, pa.table(cols)
+
+
+def _personal_columns(hh: Households, h_idx: pa.Array, name_header: str) -> dict[str, pa.Array]:
+    """The synthetic personal columns a field export carries (dropped again at ingestion).
+
+    ``name_header`` is 户主姓名 in visit exports and 姓名 in incident exports.
+    """
+    return {
+        name_header: hh.head_name.take(h_idx),
+        HEAD_ID: hh.head_id.take(h_idx),
+        PHONE: hh.phone.take(h_idx),
+        ADDRESS: hh.address.take(h_idx),
+    }
 
 
 def _serial(prefix: str, lo: int, hi: int) -> pa.Array:

@@ -530,6 +530,11 @@ def _column(frame: pd.DataFrame, col: str | None, what: str) -> Any:
     return frame[col]
 
 
+def _looks_like_probability(score: np.ndarray) -> bool:
+    """Whether scores can be read as probabilities (all in [0, 1]): Brier and ECE apply."""
+    return bool(score.size) and bool(score.min() >= 0.0) and bool(score.max() <= 1.0)
+
+
 def evaluate_ranking(
     frame: pd.DataFrame,
     score_col: str,
@@ -585,7 +590,7 @@ def evaluate_ranking(
         _column(frame, group_col, "group"),
         _column(frame, tiebreak_col, "tie-break"),
     )
-    probability = bool(ss.size) and ss.min() >= 0.0 and ss.max() <= 1.0
+    probability = _looks_like_probability(ss)
     ev = _Evaluator(
         yy,
         ss,
@@ -798,7 +803,7 @@ def evaluate(
     for name, col in score_cols.items():
         yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
         if probability_models is None:
-            probability = bool(ss.size) and ss.min() >= 0.0 and ss.max() <= 1.0
+            probability = _looks_like_probability(ss)
         else:
             probability = name in probability_models
             if probability:

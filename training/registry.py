@@ -100,7 +100,7 @@ def promote(
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
     if version is None:
         version = _alias_version(client, model_name, CHALLENGER_ALIAS)
         if version is None:

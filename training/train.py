@@ -481,7 +481,7 @@ def run_training(
 
     from features.build import build_features
     from features.warehouse import read_incidents, read_visits
-    from models.pyfunc import log_model
+    from models.pyfunc import log_model, mlflow_uris
     from training.model_card import render_model_card
     from training.plots import plot_feature_importance, save_figure
     from training.splits import SplitError
@@ -586,10 +586,10 @@ def run_training(
     }
 
     with stage("log to mlflow"):
-        mlflow.set_tracking_uri(tracking_uri)
-        client = mlflow.MlflowClient(tracking_uri)
+        client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
         experiment_id = _experiment_id(client, artifact_location)
         with (
+            mlflow_uris(tracking_uri),
             tempfile.TemporaryDirectory() as tmp,
             mlflow.start_run(
                 experiment_id=experiment_id,
