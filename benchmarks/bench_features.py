@@ -31,7 +31,7 @@ import pandas as pd
 
 from features.asof import weekly_as_of_dates
 from features.build import build_features
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,

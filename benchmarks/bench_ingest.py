@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import VISIT_COLUMNS
+from warehouse.contract import VISIT_COLUMNS
 
 HEADERS = {c.name: c.headers[0] for c in VISIT_COLUMNS}
 
@@ -86,7 +86,7 @@ def ensure_xlsx(cache: Path, n: int) -> Path:
 
 def run_one(path: Path, home: Path) -> dict[str, float]:
     """Ingest ``path`` into ``home``; return rows, seconds, rows/s and peak RSS (MiB)."""
-    from features.ingest import ingest_paths
+    from warehouse.ingest import ingest_paths
 
     t0, c0 = time.perf_counter(), time.process_time()
     report = ingest_paths([path], home, None, progress=True)

@@ -1,1 +1,4 @@
-"""Ingestion of field exports, the canonical warehouse, and point-in-time features."""
+"""Point-in-time household features and escalation labels, from the warehouse.
+
+Imports only ``warehouse`` (the layer below).
+"""

@@ -1,7 +1,7 @@
 """As-of dates and time-zone normalisation for the point-in-time feature job.
 
 Every as-of date is a timezone-aware ``pd.Timestamp`` in Asia/Shanghai
-(``features.contract.TIMEZONE``). Dates given without a time zone are read as
+(``warehouse.contract.TIMEZONE``). Dates given without a time zone are read as
 local Asia/Shanghai time.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from features.contract import TIMEZONE
+from warehouse.contract import TIMEZONE
 
 
 class AsOfError(ValueError):

@@ -51,7 +51,7 @@ from features.catalogue import (
     WINDOWS,
     feature_names,
 )
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DEFAULT_HORIZON_DAYS,
     DISPUTE_SEVERITIES,
@@ -661,17 +661,10 @@ def build_features(
 
 
 def _read_tables(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the canonical tables through ``features.warehouse`` (or the Parquet files)."""
-    try:
-        from features import warehouse  # built by the ingestion part
+    """Read the canonical tables of the warehouse under ``home``."""
+    from warehouse import store
 
-        return warehouse.read_visits(home), warehouse.read_incidents(home)
-    except ImportError:  # pragma: no cover - until features.warehouse exists
-        tables = []
-        for table in (TABLE_VISITS, TABLE_INCIDENTS):
-            path = warehouse_path(home, table)
-            tables.append(pd.read_parquet(path) if path.exists() else pd.DataFrame())
-        return tables[0], tables[1]
+    return store.read_visits(home), store.read_incidents(home)
 
 
 def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFrame:

@@ -24,7 +24,7 @@ Definitions (see also ``features.build``):
   record (the start of the current episode).
 * An *incident* at ``t`` is an incident row with ``recorded_at < t`` and
   ``reported_at < t``; an *escalation* is an incident whose category is in the
-  escalation set (``features.contract.DEFAULT_ESCALATION_CATEGORIES`` unless
+  escalation set (``warehouse.contract.DEFAULT_ESCALATION_CATEGORIES`` unless
   configured otherwise).
 * Counts are 0 when nothing happened; days-since and shares are missing (NaN)
   when there is nothing to measure: LightGBM handles missing values.
@@ -59,7 +59,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from features.contract import (
+from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
     INCIDENT_CATEGORIES,

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from features import contract
+from warehouse import contract
 
 logger = logging.getLogger(__name__)
 

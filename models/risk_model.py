@@ -4,7 +4,7 @@
 scikit-learn estimator contract, early stopping on an out-of-time validation
 set, and probability calibration on that validation set, so that a score reads
 as "probability that the household has an escalation incident reported within
-H days of the as-of date" (H = 30 days by default; see ``features.contract``).
+H days of the as-of date" (H = 30 days by default; see ``warehouse.contract``).
 
 It owns its feature list and the categories seen in training, re-applies them
 at prediction (unseen category values become missing and are counted), never
@@ -56,7 +56,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from features import contract
+from warehouse import contract
 from models.errors import FeatureFrameError, ForbiddenFeatureError, ModelNotFittedError
 from models.reasons import Reason, load_catalogue, top_reasons
 
@@ -127,7 +127,7 @@ def check_forbidden(X: pd.DataFrame, feature_names: Sequence[str]) -> None:
     Raises
     ------
     ForbiddenFeatureError
-        When a name contains one of ``features.contract.FORBIDDEN_FEATURE_SUBSTRINGS``
+        When a name contains one of ``warehouse.contract.FORBIDDEN_FEATURE_SUBSTRINGS``
         (case-insensitive), is a key/jurisdiction/label column, or a text
         column holds values that look like 18-digit ID numbers or 11-digit
         mobile phone numbers. The message names the column and the reason,
@@ -139,7 +139,7 @@ def check_forbidden(X: pd.DataFrame, feature_names: Sequence[str]) -> None:
             if needle.lower() in lowered:
                 raise ForbiddenFeatureError(
                     f"feature {name!r} refused: its name contains {needle!r}, which marks a "
-                    "protected or personal attribute (features.contract.FORBIDDEN_FEATURE_SUBSTRINGS)"
+                    "protected or personal attribute (warehouse.contract.FORBIDDEN_FEATURE_SUBSTRINGS)"
                 )
         if name in NON_FEATURE_COLUMNS:
             raise ForbiddenFeatureError(
@@ -298,7 +298,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         the module docstring); ``"none"`` keeps the booster's probability.
     feature_names : sequence of str or None, default None
         Feature columns. ``None``: every column of ``X`` except
-        ``features.contract.KEY_COLUMNS``, ``JURISDICTION_COLUMNS`` and
+        ``warehouse.contract.KEY_COLUMNS``, ``JURISDICTION_COLUMNS`` and
         ``LABEL_COLUMN``, in the order of ``X``.
     random_state : int, default 0
         Seed of LightGBM and of the calibration folds: same data and seed give

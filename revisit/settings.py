@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_audit_only(cls, value: Any) -> tuple[str, ...]:
         """Split the comma-separated list (、 and ， too) and map it to canonical names."""
-        from features.warehouse import canonical_audit_attributes
+        from warehouse.store import canonical_audit_attributes
 
         if value is None:
             return ()

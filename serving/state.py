@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_HORIZON_DAYS,
     FEATURE_DAYS_SINCE_LAST_VISIT,
     FEATURE_OPEN_DISPUTES,
@@ -542,7 +542,7 @@ ChangeProbe = Callable[[ServingSettings], Hashable]
 
 
 def _warehouse_mtimes(home: Path) -> tuple[float, ...]:
-    from features.contract import TABLE_INCIDENTS, TABLE_VISITS, warehouse_path
+    from warehouse.contract import TABLE_INCIDENTS, TABLE_VISITS, warehouse_path
 
     out = []
     for table in (TABLE_VISITS, TABLE_INCIDENTS):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     INCIDENT_CATEGORIES,
     INCIDENT_COLUMNS,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.contract import INCIDENT_CATEGORIES
+from warehouse.contract import INCIDENT_CATEGORIES
 from simulation import world as W
 from simulation.world import SimulationConfig, World
 

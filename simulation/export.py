@@ -1,7 +1,7 @@
 """Turn the event log into field exports: Chinese headers, labels, PII, noise.
 
 The exports look like what the field system would send: Simplified Chinese
-headers (``Column.headers[0]`` of :mod:`features.contract`), Chinese category
+headers (``Column.headers[0]`` of :mod:`warehouse.contract`), Chinese category
 labels, personal columns (户主姓名, 户主身份证号, 联系电话, 住址, 备注), mixed
 date formats (``2024-01-05 09:30`` 70 %, ``2024/1/5 9:30`` 20 %,
 ``2024年01月05日 09:30`` 10 % of rows), re-sent duplicate rows (exact copies at the
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from features.contract import (
+from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
     HOUSEHOLD_TYPES,
@@ -49,7 +49,7 @@ HEAD_NAME, HEAD_ID, PHONE, ADDRESS, NOTES, NAME = (
     "备注",
     "姓名",
 )
-#: Personal columns added to the exports (all in features.contract.PERSONAL_HEADERS).
+#: Personal columns added to the exports (all in warehouse.contract.PERSONAL_HEADERS).
 VISIT_PII = (HEAD_NAME, HEAD_ID, PHONE, ADDRESS, NOTES)
 INCIDENT_PII = (NAME, HEAD_ID, PHONE, ADDRESS, NOTES)
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.contract import HAZARD_SEPARATOR, TIMEZONE
+from warehouse.contract import HAZARD_SEPARATOR, TIMEZONE
 from simulation import engine, export
 from simulation import world as W
 from simulation.errors import SimulationError

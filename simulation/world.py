@@ -123,7 +123,7 @@ from typing import Final
 
 import numpy as np
 
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DISPUTE_TYPES,
     HOUSEHOLD_TYPES,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import feature_names
-from features.contract import (
+from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from features.build import build_features
-from features.contract import TIMEZONE
-from features.ingest import ingest_paths
-from features.warehouse import (
+from warehouse.contract import TIMEZONE
+from warehouse.ingest import ingest_paths
+from warehouse.store import (
     AuditAttributeError,
     audit_attributes_path,
     canonical_audit_attributes,
@@ -67,7 +67,7 @@ def test_declared_attribute_is_stored_apart_latest_per_household_never_in_visits
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     home = tmp_path / "home"
-    caplog.set_level(logging.INFO, logger="features.ingest")
+    caplog.set_level(logging.INFO, logger="warehouse.ingest")
     report = ingest_paths([_export(tmp_path)], home, None, now=NOW, audit_only=("ethnicity",))
     assert (report.accepted, report.quarantined) == (4, 1)
     stored = read_audit_attributes(home)
@@ -140,17 +140,23 @@ def test_feature_frame_never_carries_audit_only_attributes(tmp_path: Path) -> No
     assert not set(cells) & set(ACCEPTED_VALUES)
 
 
-def test_features_code_reads_audit_attributes_only_through_the_warehouse_reader() -> None:
-    root = Path(__file__).resolve().parents[1] / "features"
-    referring = {
-        p.name for p in root.rglob("*.py") if "audit_attributes" in p.read_text(encoding="utf-8")
+def test_features_code_never_reads_audit_attributes() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    features = [
+        p.name
+        for p in (repo / "features").rglob("*.py")
+        if "audit_attributes" in p.read_text(encoding="utf-8")
+    ]
+    assert features == []
+    # warehouse/store.py defines the reader/writer; ingest.py writes the table
+    warehouse = {
+        p.name
+        for p in (repo / "warehouse").rglob("*.py")
+        if "audit_attributes" in p.read_text(encoding="utf-8")
     }
-    # warehouse.py defines the reader/writer; ingest.py writes the table; nothing builds on it
-    assert referring == {"warehouse.py", "ingest.py"}
-    ingest_text = (root / "ingest.py").read_text(encoding="utf-8")
+    assert warehouse == {"store.py", "ingest.py"}
+    ingest_text = (repo / "warehouse" / "ingest.py").read_text(encoding="utf-8")
     assert "read_audit_attributes" in ingest_text  # only to merge the latest values
-    build_modules = [p for p in root.rglob("*.py") if p.name not in referring]
-    assert any(p.name == "build.py" for p in build_modules)
 
 
 @pytest.mark.parametrize(

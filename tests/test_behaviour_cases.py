@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from features.warehouse import read_incidents, read_visits
+from warehouse.store import read_incidents, read_visits
 from tests.data.cases.make_cases import (
     CASE_IDS,
     DEFAULT_COUNTY,

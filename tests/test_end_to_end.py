@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from features.warehouse import read_visits
+from warehouse.store import read_visits
 from serving.audit import COLUMNS as AUDIT_COLUMNS
 from tests.e2e_support import (  # noqa: F401  (pytest fixtures)
     RunningServer,

@@ -17,7 +17,7 @@ from features.build import (
     default_snapshot_as_of,
 )
 from features.catalogue import FEATURES, feature_names
-from features.contract import (
+from warehouse.contract import (
     FEATURE_DAYS_SINCE_LAST_VISIT,
     FEATURE_OPEN_DISPUTES,
     FORBIDDEN_FEATURE_SUBSTRINGS,

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from features.asof import weekly_as_of_dates
 from features.build import EmptyWarehouseError, build_feature_table, build_features
 from features.catalogue import feature_names
-from features.contract import TIMEZONE
+from warehouse.contract import TIMEZONE
 from revisit.cli import app
 from tests.warehouse_factory import random_warehouse, write_warehouse
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.contract import TIMEZONE
-from features.ingest import (
+from warehouse.contract import TIMEZONE
+from warehouse.ingest import (
     FileRejectedError,
     ingest_paths,
     map_headers,
     pseudonymous_household_id,
 )
-from features.warehouse import (
+from warehouse.store import (
     INCIDENTS_DTYPES,
     VISITS_DTYPES,
     empty_incidents,
@@ -222,7 +222,7 @@ def test_cli_ingest_of_unreadable_file_fails_without_traceback(tmp_path: Path) -
 
 
 def test_scanning_a_simulation_folder_never_ingests_its_ground_truth(tmp_path: Path) -> None:
-    from features.ingest import discover_files
+    from warehouse.ingest import discover_files
 
     (tmp_path / "ground_truth").mkdir()
     pd.DataFrame({"household_id": ["h1"], "oracle_prob": [0.5]}).to_parquet(

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.contract import TIMEZONE
-from features.ingest import (
+from warehouse.contract import TIMEZONE
+from warehouse.ingest import (
     CONFLICT_COLUMNS,
     FileRejectedError,
     NoInputFilesError,
@@ -24,8 +24,8 @@ from features.ingest import (
     ingest_paths,
     map_headers,
 )
-from features.schemas import MAX_DISPUTE_PARTIES, MAX_PERSONS_MET
-from features.warehouse import read_incidents, read_visits
+from warehouse.schemas import MAX_DISPUTE_PARTIES, MAX_PERSONS_MET
+from warehouse.store import read_incidents, read_visits
 from revisit.cli import app
 from tests.data.make_samples import REJECTED
 
@@ -114,9 +114,9 @@ def test_cli_prints_the_conflict_count_and_the_conflicts_file(tmp_path: Path) ->
         app, ["ingest", str(tmp_path / "in"), "--home", str(home), "--no-progress"]
     )
     assert result.exit_code == 0, result.output
-    out = " ".join(result.output.split())  # rich wraps long lines
+    out = "".join(result.output.split())  # rich wraps long lines, even inside a file name
     (conflicts,) = (home / "quarantine").glob("*-conflicts.csv")
-    assert "1 conflicts (same id, different content" in out
+    assert "1conflicts(sameid,differentcontent" in out
     assert conflicts.name in out
 
 
@@ -243,7 +243,7 @@ def test_dropped_personal_columns_are_logged_once_per_run(
         )
         for k in range(5)
     ]
-    caplog.set_level(logging.WARNING, logger="features.ingest")
+    caplog.set_level(logging.WARNING, logger="warehouse.ingest")
     ingest_paths(paths, tmp_path / "home", None, now=NOW)
     dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert dropped == ["dropped personal columns 姓名 from 5 files"]

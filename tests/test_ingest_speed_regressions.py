@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from features.contract import TIMEZONE
-from features.ingest import _read_csv_arrow, _read_xlsx_calamine, ingest_paths
-from features.parsing import parse_datetimes
+from warehouse.contract import TIMEZONE
+from warehouse.ingest import _read_csv_arrow, _read_xlsx_calamine, ingest_paths
+from warehouse.parsing import parse_datetimes
 
 NOW = pd.Timestamp("2026-11-30 12:00", tz=TIMEZONE)
 HEADER = "走访编号,户编号,走访时间,县（市、新区）,乡镇（街道）,村（社区）,是否存在矛盾纠纷"

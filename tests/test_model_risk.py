@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 
-from features import contract
+from warehouse import contract
 from models.errors import FeatureFrameError, ForbiddenFeatureError
 from models.risk_model import EscalationModel, choose_calibration
 

@@ -10,8 +10,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.contract import RISK_HAZARDS, TIMEZONE
-from features.parsing import (
+from warehouse.contract import RISK_HAZARDS, TIMEZONE
+from warehouse.parsing import (
     detect_csv_encoding,
     parse_bools,
     parse_datetimes,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from features import contract
+from warehouse import contract
 from features.catalogue import FEATURES
 from features.spec import FeatureSpec
 from models.reasons import make_reason

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.contract import (
+from warehouse.contract import (
     INCIDENT_COLUMNS,
     PERSONAL_HEADERS,
     TIMEZONE,
@@ -199,7 +199,7 @@ def test_fabricating_officers_log_implausibly_many_visits_per_hour(small_run: Pa
 def test_ingestion_accepts_exports_with_exactly_the_injected_counts(
     small_run: Path, tmp_path: Path
 ) -> None:
-    ingest = pytest.importorskip("features.ingest")
+    ingest = pytest.importorskip("warehouse.ingest")
     files = _manifest(small_run)["files"]
     report = ingest.ingest_paths(sorted(small_run.glob("*.csv")), tmp_path / "home", None)
     got = {Path(str(f.file)).name: f for f in report.files}
@@ -281,7 +281,7 @@ def test_family_disputes_peak_at_the_spring_festival() -> None:
 
 
 def test_ingestion_accepts_xlsx_exports_with_exactly_the_injected_counts(tmp_path: Path) -> None:
-    ingest = pytest.importorskip("features.ingest")
+    ingest = pytest.importorskip("warehouse.ingest")
     out = tmp_path / "xlsx"
     config = SimulationConfig(
         households=400,

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import features.build
-from features.contract import TIMEZONE
+from warehouse.contract import TIMEZONE
 from revisit.cli import app
 from tests.warehouse_factory import random_warehouse, write_warehouse
 from training.config import TrainConfig

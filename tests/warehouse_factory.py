@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import (
+from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
     HAZARD_SEPARATOR,
@@ -197,7 +197,7 @@ def random_warehouse(
 
 
 def write_warehouse(home: Path, visits: pd.DataFrame, incidents: pd.DataFrame) -> None:
-    """Write canonical frames where ``features.warehouse`` reads them."""
+    """Write canonical frames where ``warehouse.store`` reads them."""
     for table, frame in ((TABLE_VISITS, visits), (TABLE_INCIDENTS, incidents)):
         path = warehouse_path(home, table)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from features.contract import FEATURE_OPEN_DISPUTES, KEY_COLUMNS, TIMEZONE
+from warehouse.contract import FEATURE_OPEN_DISPUTES, KEY_COLUMNS, TIMEZONE
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.contract import DEFAULT_ESCALATION_CATEGORIES, DEFAULT_HORIZON_DAYS
+from warehouse.contract import DEFAULT_ESCALATION_CATEGORIES, DEFAULT_HORIZON_DAYS
 
 
 class ConfigError(ValueError):

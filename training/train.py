@@ -28,7 +28,7 @@ from urllib.request import url2pathname
 import numpy as np
 import pandas as pd
 
-from features.contract import (
+from warehouse.contract import (
     JURISDICTION_COLUMNS,
     KEY_COLUMNS,
     LABEL_COLUMN,
@@ -480,7 +480,7 @@ def run_training(
     import mlflow
 
     from features.build import build_features
-    from features.warehouse import read_incidents, read_visits
+    from warehouse.store import read_incidents, read_visits
     from models.pyfunc import log_model, mlflow_uris
     from training.model_card import render_model_card
     from training.plots import plot_feature_importance, save_figure
@@ -728,7 +728,7 @@ def _audit_only_values(home: Path, audit_only: Sequence[str]) -> pd.DataFrame | 
     ``household_id`` and one ``str`` column per declared attribute found in
     ``warehouse/audit_attributes.parquet``. For the bias audit alone.
     """
-    from features.warehouse import canonical_audit_attributes, read_audit_attributes
+    from warehouse.store import canonical_audit_attributes, read_audit_attributes
 
     declared = canonical_audit_attributes(list(audit_only))
     if not declared:

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         """
         from features.asof import AsOfError, local_midnight
         from features.build import FeatureBuildError, build_feature_table
-        from features.warehouse import WarehouseError
+        from warehouse.store import WarehouseError
 
         configure_logging()
         settings = settings_for(home)

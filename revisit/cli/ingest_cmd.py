@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from features.ingest import IngestError, ingest_paths
-        from features.warehouse import WarehouseError
+        from warehouse.ingest import IngestError, ingest_paths
+        from warehouse.store import WarehouseError
 
         configure_logging()
         try:

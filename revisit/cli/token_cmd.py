@@ -18,9 +18,9 @@ def _tokens_path(home: Path | None) -> Path:
 def known_jurisdictions(home: Path, level: str) -> list[str]:
     """Sorted ``level`` names (county, township or village) of the warehouse's visits.
 
-    Read with :func:`features.warehouse.read_visits`; empty when there are no visits.
+    Read with :func:`warehouse.store.read_visits`; empty when there are no visits.
     """
-    from features.warehouse import read_visits
+    from warehouse.store import read_visits
 
     visits = read_visits(home)
     if len(visits) == 0 or level not in visits.columns:

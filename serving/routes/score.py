@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, status
 
-from features.contract import JURISDICTION_COLUMNS
+from warehouse.contract import JURISDICTION_COLUMNS
 from serving.auth import AnalystUser
 from serving.deps import LanguageDep, StateDep, reasons_out
 from serving.errors import ScoringInputError

@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from features.contract import INCIDENT_COLUMNS, VISIT_COLUMNS
+from warehouse.contract import INCIDENT_COLUMNS, VISIT_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 EXPORTS = HERE / "exports"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from features.contract import INCIDENT_COLUMNS, VISIT_COLUMNS
+from warehouse.contract import INCIDENT_COLUMNS, VISIT_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 
@@ -137,7 +137,7 @@ RECON = "重组家庭"
 ORDINARY = "普通户"
 ELDERLY = "留守老人户"
 
-#: The visit histories (Simplified labels of features.contract's vocabularies).
+#: The visit histories (Simplified labels of warehouse.contract's vocabularies).
 VISITS: dict[str, tuple[Visit, ...]] = {
     "a": (
         Visit(

@@ -1,6 +1,6 @@
 """The canonical Parquet warehouse: column layout, dtypes, reading and atomic writing.
 
-Layout under the Revisit home (``features.contract.warehouse_path``)::
+Layout under the Revisit home (``warehouse.contract.warehouse_path``)::
 
     <home>/warehouse/visits.parquet      one row per visit_id
     <home>/warehouse/incidents.parquet   one row per incident_id
@@ -23,7 +23,7 @@ from typing import Final
 
 import pandas as pd
 
-from features.contract import TABLE_INCIDENTS, TABLE_VISITS, TIMEZONE, warehouse_path
+from warehouse.contract import TABLE_INCIDENTS, TABLE_VISITS, TIMEZONE, warehouse_path
 
 TS: Final = f"datetime64[ns, {TIMEZONE}]"
 
@@ -82,7 +82,7 @@ TABLE_EVENT_TIME: Final[dict[str, str]] = {
 
 
 #: Canonical audit-only attribute of each accepted protected-attribute header
-#: (``features.contract.PROTECTED_HEADERS``); compared after ``normalise_text``.
+#: (``warehouse.contract.PROTECTED_HEADERS``); compared after ``normalise_text``.
 AUDIT_ATTRIBUTE_HEADERS: Final[dict[str, str]] = {
     "民族": "ethnicity",
     "ethnicity": "ethnicity",

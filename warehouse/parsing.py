@@ -9,7 +9,7 @@ distinct labels, not with the number of rows.
 
 Conventions
 -----------
-* Timestamps are local time of Asia/Shanghai (``features.contract.TIMEZONE``);
+* Timestamps are local time of Asia/Shanghai (``warehouse.contract.TIMEZONE``);
   naive inputs are taken as local time, aware inputs are converted. The result
   dtype is ``datetime64[ns, Asia/Shanghai]``.
 * Excel serial numbers count days from 1899-12-30 (the origin used by Excel's
@@ -32,7 +32,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from features.contract import (
+from warehouse.contract import (
     FALSE_VALUES,
     HAZARD_INPUT_SEPARATORS,
     HAZARD_SEPARATOR,
@@ -452,7 +452,7 @@ def label_lookup(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     Parameters
     ----------
     vocabulary : mapping of str to tuple of str
-        ``code -> (Simplified label, Traditional label)`` as in ``features.contract``.
+        ``code -> (Simplified label, Traditional label)`` as in ``warehouse.contract``.
 
     Returns
     -------
@@ -476,7 +476,7 @@ def parse_categories(
     ----------
     values : Series of shape (n_rows,)
     vocabulary : mapping of str to tuple of str
-        ``code -> (Simplified, Traditional)`` from ``features.contract``.
+        ``code -> (Simplified, Traditional)`` from ``warehouse.contract``.
 
     Returns
     -------
@@ -528,7 +528,7 @@ def parse_hazard_sets(
     values : Series of shape (n_rows,)
         Labels separated by ``、 ; ； , ，`` or ``|``.
     vocabulary : mapping of str to tuple of str
-        ``features.contract.RISK_HAZARDS``.
+        ``warehouse.contract.RISK_HAZARDS``.
 
     Returns
     -------

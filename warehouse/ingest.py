@@ -7,11 +7,11 @@ Flow of one run (:func:`ingest_paths`)::
       -> drop personal and protected columns (an ID number may only become a keyed hash);
          a protected attribute the deployment declares audit-only (REVISIT_AUDIT_ONLY)
          goes to <home>/warehouse/audit_attributes.parquet, never to the visits table
-      -> parse whole columns (features.parsing) -> per-row error masks
-      -> validate with the pandera models (features.schemas) -> more error masks
+      -> parse whole columns (warehouse.parsing) -> per-row error masks
+      -> validate with the pandera models (warehouse.schemas) -> more error masks
       -> bad rows to <home>/quarantine/<run-id>.csv, good rows on
       -> quarantine implausible rows (entered before the event, reviewed before entry,
-         counts above features.schemas.MAX_PERSONS_MET / MAX_DISPUTE_PARTIES)
+         counts above warehouse.schemas.MAX_PERSONS_MET / MAX_DISPUTE_PARTIES)
       -> drop re-sent rows (duplicates), resolve same-id conflicts (later recorded_at wins)
          and report each in <home>/quarantine/<run-id>-conflicts.csv
       -> write <home>/warehouse/<table>.parquet atomically, append <home>/ingest_log.jsonl
@@ -19,7 +19,7 @@ Flow of one run (:func:`ingest_paths`)::
 Counts per file and in total always satisfy
 ``read = accepted + quarantined + duplicates``.
 
-Personal data (``features.contract.PERSONAL_HEADERS``) never reaches the
+Personal data (``warehouse.contract.PERSONAL_HEADERS``) never reaches the
 warehouse, the quarantine file or the log: those columns are dropped right
 after reading, and quarantine lines carry a value only for non-personal
 columns.
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import (
+from warehouse.contract import (
     ID_NUMBER_HEADERS,
     INCIDENT_COLUMNS,
     PERSONAL_HEADERS,
@@ -54,7 +54,7 @@ from features.contract import (
     VISIT_COLUMNS,
     Column,
 )
-from features.parsing import (
+from warehouse.parsing import (
     TIMESTAMP_DTYPE,
     EncodingNotDetectedError,
     detect_csv_encoding,
@@ -67,7 +67,7 @@ from features.parsing import (
     parse_ints,
     parse_text,
 )
-from features.schemas import (
+from warehouse.schemas import (
     CLOCK_TOLERANCE,
     MAX_DISPUTE_PARTIES,
     MAX_PERSONS_MET,
@@ -75,7 +75,7 @@ from features.schemas import (
     incidents_schema,
     visits_schema,
 )
-from features.warehouse import (
+from warehouse.store import (
     AUDIT_ATTRIBUTE_HEADERS,
     TABLE_DTYPES,
     TABLE_EVENT_TIME,
@@ -916,7 +916,7 @@ def _add_order_problems(
 
     ``recorded_at`` may precede the event time (``visited_at`` / ``reported_at``),
     and ``reviewed_at`` may precede ``recorded_at``, by at most
-    :data:`features.schemas.CLOCK_TOLERANCE` (1 hour). Missing values pass, and so do
+    :data:`warehouse.schemas.CLOCK_TOLERANCE` (1 hour). Missing values pass, and so do
     rows already quarantined for one of these timestamps (unreadable, or in the
     future): one reason is enough.
     """

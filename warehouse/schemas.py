@@ -2,7 +2,7 @@
 
 The models check a *parsed* frame (English codes, canonical dtypes, see
 ``docs/interfaces.md``); parsing failures themselves (an unparseable date, an
-unknown label) are caught earlier by :mod:`features.parsing`. Ingestion
+unknown label) are caught earlier by :mod:`warehouse.parsing`. Ingestion
 validates lazily and sends every row with a failure case to quarantine.
 
 Checks that depend on the moment of ingestion (a visit or incident may not lie
@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from features.contract import (
+from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
     HOUSEHOLD_TYPES,
