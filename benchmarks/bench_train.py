@@ -169,9 +169,9 @@ def bench_warehouse(home: Path, seed: int) -> None:
     """Part (a): the weekly frame of the warehouse under ``home``."""
     from features.build import build_features
     from features.catalogue import feature_names
-    from warehouse.store import read_incidents, read_visits
     from training.config import TrainConfig
     from training.train import training_as_of_dates
+    from warehouse.store import read_incidents, read_visits
 
     timings: dict[str, float] = {}
     with _stage("read warehouse", timings):

@@ -59,13 +59,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from features.spec import FeatureSpec
 from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
     INCIDENT_CATEGORIES,
     RISK_HAZARDS,
 )
-from features.spec import FeatureSpec
 
 #: Window name -> length in days (``None``: all history before the as-of date).
 WINDOWS: Final[dict[str, int | None]] = {"30d": 30, "90d": 90, "365d": 365, "all": None}

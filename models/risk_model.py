@@ -56,9 +56,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from warehouse import contract
 from models.errors import FeatureFrameError, ForbiddenFeatureError, ModelNotFittedError
 from models.reasons import Reason, load_catalogue, top_reasons
+from warehouse import contract
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,6 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from warehouse.contract import (
-    DEFAULT_HORIZON_DAYS,
-    FEATURE_DAYS_SINCE_LAST_VISIT,
-    FEATURE_OPEN_DISPUTES,
-    JURISDICTION_COLUMNS,
-    TIMEZONE,
-)
 from serving.config import ServingSettings
 from serving.errors import (
     ScoringInputError,
@@ -37,6 +30,13 @@ from serving.errors import (
     StateNotReady,
     UnknownHousehold,
     UnknownJurisdiction,
+)
+from warehouse.contract import (
+    DEFAULT_HORIZON_DAYS,
+    FEATURE_DAYS_SINCE_LAST_VISIT,
+    FEATURE_OPEN_DISPUTES,
+    JURISDICTION_COLUMNS,
+    TIMEZONE,
 )
 
 logger = logging.getLogger(__name__)

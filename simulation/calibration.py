@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from simulation.errors import SimulationError
 from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     INCIDENT_CATEGORIES,
@@ -29,7 +30,6 @@ from warehouse.contract import (
     RESOLUTION_STATUSES,
     VISIT_COLUMNS,
 )
-from simulation.errors import SimulationError
 
 H = {c.name: c.headers[0] for c in VISIT_COLUMNS}
 HI = {c.name: c.headers[0] for c in INCIDENT_COLUMNS}

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from warehouse.contract import INCIDENT_CATEGORIES
 from simulation import world as W
 from simulation.world import SimulationConfig, World
+from warehouse.contract import INCIDENT_CATEGORIES
 
 logger = logging.getLogger(__name__)
 

@@ -22,6 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from simulation import pii
+from simulation import world as W
+from simulation.engine import EventLog
+from simulation.world import SimulationConfig, World
+from simulation.xlsx import write_xlsx
 from warehouse.contract import (
     DISPUTE_SEVERITIES,
     DISPUTE_TYPES,
@@ -33,11 +38,6 @@ from warehouse.contract import (
     RISK_HAZARDS,
     VISIT_COLUMNS,
 )
-from simulation import pii
-from simulation import world as W
-from simulation.engine import EventLog
-from simulation.world import SimulationConfig, World
-from simulation.xlsx import write_xlsx
 
 H = {c.name: c.headers[0] for c in VISIT_COLUMNS}
 HI = {c.name: c.headers[0] for c in INCIDENT_COLUMNS}

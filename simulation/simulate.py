@@ -22,11 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.contract import HAZARD_SEPARATOR, TIMEZONE
 from simulation import engine, export
 from simulation import world as W
 from simulation.errors import SimulationError
 from simulation.world import SimulationConfig
+from warehouse.contract import HAZARD_SEPARATOR, TIMEZONE
 
 logger = logging.getLogger(__name__)
 

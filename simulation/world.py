@@ -123,13 +123,13 @@ from typing import Final
 
 import numpy as np
 
+from simulation.errors import SimulationConfigError
 from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DISPUTE_TYPES,
     HOUSEHOLD_TYPES,
     RISK_HAZARDS,
 )
-from simulation.errors import SimulationConfigError
 
 #: County-level units: (Chinese name, resident population in 10 000s, ID-number prefix).
 #: Populations are rounded approximations; prefixes 522391-522399 are deliberately

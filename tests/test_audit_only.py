@@ -17,6 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from features.build import build_features
+from models.risk_model import EscalationModel
+from revisit.cli import app
+from revisit.settings import Settings
+from tests.test_training_run import _home, _kw
+from training.train import run_training
 from warehouse.contract import TIMEZONE
 from warehouse.ingest import ingest_paths
 from warehouse.store import (
@@ -28,11 +33,6 @@ from warehouse.store import (
     read_visits,
     write_audit_attributes,
 )
-from models.risk_model import EscalationModel
-from revisit.cli import app
-from revisit.settings import Settings
-from tests.test_training_run import _home, _kw
-from training.train import run_training
 
 NOW = pd.Timestamp("2026-11-30 12:00", tz=TIMEZONE)
 HEADER = (

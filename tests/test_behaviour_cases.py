@@ -27,7 +27,6 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from warehouse.store import read_incidents, read_visits
 from tests.data.cases.make_cases import (
     CASE_IDS,
     DEFAULT_COUNTY,
@@ -52,6 +51,7 @@ from tests.e2e_support import (  # noqa: F401  (pytest fixture)
     run_cli,
     trained_prefecture,
 )
+from warehouse.store import read_incidents, read_visits
 
 _DEFAULT_PLACE = (DEFAULT_COUNTY, DEFAULT_TOWNSHIP, DEFAULT_VILLAGE)
 

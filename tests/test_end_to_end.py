@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from warehouse.store import read_visits
 from serving.audit import COLUMNS as AUDIT_COLUMNS
 from tests.e2e_support import (  # noqa: F401  (pytest fixtures)
     RunningServer,
@@ -28,6 +27,7 @@ from tests.e2e_support import (  # noqa: F401  (pytest fixtures)
     served_prefecture,
     trained_prefecture,
 )
+from warehouse.store import read_visits
 
 pytestmark = pytest.mark.e2e
 

@@ -17,14 +17,14 @@ from features.build import (
     default_snapshot_as_of,
 )
 from features.catalogue import FEATURES, feature_names
+from tests.reference_features import reference_features
+from tests.warehouse_factory import incidents_frame, random_warehouse, visits_frame
 from warehouse.contract import (
     FEATURE_DAYS_SINCE_LAST_VISIT,
     FEATURE_OPEN_DISPUTES,
     FORBIDDEN_FEATURE_SUBSTRINGS,
     TIMEZONE,
 )
-from tests.reference_features import reference_features
-from tests.warehouse_factory import incidents_frame, random_warehouse, visits_frame
 
 TZ = pd.DatetimeTZDtype("ns", TIMEZONE)
 

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from features.asof import weekly_as_of_dates
 from features.build import EmptyWarehouseError, build_feature_table, build_features
 from features.catalogue import feature_names
-from warehouse.contract import TIMEZONE
 from revisit.cli import app
 from tests.warehouse_factory import random_warehouse, write_warehouse
+from warehouse.contract import TIMEZONE
 
 
 def test_features_command_writes_the_table_and_reports_counts(tmp_path: Path) -> None:

@@ -10,6 +10,18 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from revisit.cli import app
+from tests.data.make_samples import (
+    EXPECTED,
+    EXPECTED_QUARANTINE,
+    EXPECTED_WITH_SECRET,
+    EXPORTS,
+    ID_ONLY,
+    NOW,
+    PII_VALUES,
+    REJECTED,
+    SECRET,
+)
 from warehouse.contract import TIMEZONE
 from warehouse.ingest import (
     FileRejectedError,
@@ -24,18 +36,6 @@ from warehouse.store import (
     empty_visits,
     read_incidents,
     read_visits,
-)
-from revisit.cli import app
-from tests.data.make_samples import (
-    EXPECTED,
-    EXPECTED_QUARANTINE,
-    EXPECTED_WITH_SECRET,
-    EXPORTS,
-    ID_ONLY,
-    NOW,
-    PII_VALUES,
-    REJECTED,
-    SECRET,
 )
 
 NOW_TS = pd.Timestamp(NOW, tz=TIMEZONE)

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from revisit.cli import app
+from tests.data.make_samples import REJECTED
 from warehouse.contract import TIMEZONE
 from warehouse.ingest import (
     CONFLICT_COLUMNS,
@@ -26,8 +28,6 @@ from warehouse.ingest import (
 )
 from warehouse.schemas import MAX_DISPUTE_PARTIES, MAX_PERSONS_MET
 from warehouse.store import read_incidents, read_visits
-from revisit.cli import app
-from tests.data.make_samples import REJECTED
 
 NOW = pd.Timestamp("2026-11-30 12:00", tz=TIMEZONE)
 INCIDENT_HEADER = (

@@ -18,9 +18,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 
-from warehouse import contract
 from models.errors import FeatureFrameError, ForbiddenFeatureError
 from models.risk_model import EscalationModel, choose_calibration
+from warehouse import contract
 
 FEATURES = [
     "disputes_90d_unresolved",

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from warehouse import contract
 from features.catalogue import FEATURES
 from features.spec import FeatureSpec
 from models.reasons import make_reason
+from warehouse import contract
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NUMERIC_VALUES = (0.0, 0.3, 0.5, 1.0, 2.0, 100.0, 365.0, -1.5)

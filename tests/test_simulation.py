@@ -12,18 +12,18 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from warehouse.contract import (
-    INCIDENT_COLUMNS,
-    PERSONAL_HEADERS,
-    TIMEZONE,
-    VISIT_COLUMNS,
-)
 from revisit.cli import app
 from simulation import engine
 from simulation.calibration import calibration_report, parse_local, read_export
 from simulation.errors import SimulationConfigError
 from simulation.simulate import simulate
 from simulation.world import SimulationConfig
+from warehouse.contract import (
+    INCIDENT_COLUMNS,
+    PERSONAL_HEADERS,
+    TIMEZONE,
+    VISIT_COLUMNS,
+)
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 6, 30)
 N = 2000

@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner
 
 import features.build
-from warehouse.contract import TIMEZONE
 from revisit.cli import app
 from tests.warehouse_factory import random_warehouse, write_warehouse
 from training.config import TrainConfig
@@ -28,6 +27,7 @@ from training.train import (
     training_as_of_dates,
     warehouse_hash,
 )
+from warehouse.contract import TIMEZONE
 
 N_HOUSEHOLDS = 400
 SMALL = {

@@ -28,6 +28,9 @@ from urllib.request import url2pathname
 import numpy as np
 import pandas as pd
 
+from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores
+from training.config import TrainConfig
+from training.splits import Fold, final_split, rolling_origin_splits
 from warehouse.contract import (
     JURISDICTION_COLUMNS,
     KEY_COLUMNS,
@@ -35,9 +38,6 @@ from warehouse.contract import (
     TIMEZONE,
     warehouse_path,
 )
-from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores
-from training.config import TrainConfig
-from training.splits import Fold, final_split, rolling_origin_splits
 
 logger = logging.getLogger(__name__)
 
@@ -480,11 +480,11 @@ def run_training(
     import mlflow
 
     from features.build import build_features
-    from warehouse.store import read_incidents, read_visits
     from models.pyfunc import log_model, mlflow_uris
     from training.model_card import render_model_card
     from training.plots import plot_feature_importance, save_figure
     from training.splits import SplitError
+    from warehouse.store import read_incidents, read_visits
 
     stage = _Stages(on_stage, progress)
     home = Path(home)

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, status
 
-from warehouse.contract import JURISDICTION_COLUMNS
 from serving.auth import AnalystUser
 from serving.deps import LanguageDep, StateDep, reasons_out
 from serving.errors import ScoringInputError
 from serving.schemas import ScoreItem, ScoreRequest, ScoreResponse
 from serving.state import ScoringModel, score_frame
+from warehouse.contract import JURISDICTION_COLUMNS
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
