@@ -85,6 +85,72 @@ def hand_rule_scores(
     return score
 
 
+#: The officers' rules, by name: what an experienced officer could apply by hand.
+OFFICER_RULES: tuple[str, ...] = ("prior-escalations", "open-disputes", "combined")
+
+#: Columns of the feature table each rule reads (all from ``features.catalogue``).
+RULE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "prior-escalations": ("incidents_all_escalations", "incidents_all_days_since_last_escalation"),
+    "open-disputes": (FEATURE_OPEN_DISPUTES, FEATURE_DAYS_SINCE_LAST_DISPUTE),
+    "combined": ("incidents_365d_escalations", FEATURE_OPEN_DISPUTES, "incidents_90d_count"),
+}
+
+
+def _count(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A count column as float64 with missing values read as 0."""
+    return pd.to_numeric(frame[col], errors="coerce").astype("float64").fillna(0.0).to_numpy()
+
+
+def officer_rule_scores(frame: pd.DataFrame, rule: str) -> np.ndarray:
+    """Score rows by one of the officers' hand rules (a lexicographic order as one number).
+
+    Rules (DESIGN.md, "Evaluation"; issue #13):
+
+    ``prior-escalations``
+        most escalation incidents ever, the most recent first:
+        ``n + 0.5 / (1 + days_since_last_escalation)``.
+    ``open-disputes``
+        most open disputes, the most recent dispute first (:func:`hand_rule_scores`).
+    ``combined``
+        escalations in the past 365 days, then open disputes, then police calls in the past
+        90 days: ``1e6·esc365 + 1e3·min(open, 999) + min(calls90, 999)``.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, n_columns)
+        Feature rows holding the columns of ``RULE_COLUMNS[rule]`` (counts; days for recency).
+    rule : {"prior-escalations", "open-disputes", "combined"}
+        The rule's name (``OFFICER_RULES``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        A ranking score, not a probability (higher = revisit first). Missing counts read as 0.
+
+    Raises
+    ------
+    BaselineError
+        An unknown rule, or a column the rule needs is missing.
+    """
+    if rule not in RULE_COLUMNS:
+        raise BaselineError(f"expected a rule in {OFFICER_RULES!r}, got {rule!r}")
+    if rule == "open-disputes":
+        return hand_rule_scores(frame)
+    missing = [c for c in RULE_COLUMNS[rule] if c not in frame.columns]
+    if missing:
+        raise BaselineError(f"the rule {rule!r} needs the feature columns {missing!r}")
+    if rule == "prior-escalations":
+        n = _count(frame, "incidents_all_escalations")
+        days = pd.to_numeric(frame["incidents_all_days_since_last_escalation"], errors="coerce")
+        d = days.astype("float64").to_numpy()
+        tie = np.where(np.isnan(d), 0.0, 0.5 / (1.0 + np.clip(d, 0.0, None)))
+        return n + np.where(n > 0, tie, 0.0)
+    esc = _count(frame, "incidents_365d_escalations")
+    open_ = np.minimum(_count(frame, FEATURE_OPEN_DISPUTES), 999.0)
+    calls = np.minimum(_count(frame, "incidents_90d_count"), 999.0)
+    return 1e6 * esc + 1e3 * open_ + calls
+
+
 def _categorical_to_str(X: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns as object strings with ``"<missing>"`` for NA (for one-hot)."""
     return X.astype(object).where(X.notna(), "<missing>").astype(str)
