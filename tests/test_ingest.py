@@ -37,6 +37,7 @@ from warehouse.store import (
     read_incidents,
     read_visits,
 )
+from warehouse.versions import current_versions
 
 NOW_TS = pd.Timestamp(NOW, tz=TIMEZONE)
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
@@ -98,7 +99,10 @@ def test_warehouse_has_canonical_dtypes_and_lineage(tmp_path: Path) -> None:
     assert list(visits.columns) == list(VISITS_DTYPES)
     assert list(incidents.columns) == list(INCIDENTS_DTYPES)
     assert list(empty_incidents().columns) == list(INCIDENTS_DTYPES)
-    assert visits["visit_id"].is_unique and incidents["incident_id"].is_unique
+    # every version is kept: one row per (id, recorded_at); one current version per id
+    assert not visits.duplicated(["visit_id", "recorded_at"]).any()
+    assert current_versions(visits, "visits")["visit_id"].is_unique
+    assert incidents["incident_id"].is_unique
     assert str(visits["visited_at"].dtype) == f"datetime64[ns, {TIMEZONE}]"
     assert visits["source_row"].min() >= 2
     assert not visits["recorded_at"].isna().any()
@@ -106,7 +110,7 @@ def test_warehouse_has_canonical_dtypes_and_lineage(tmp_path: Path) -> None:
 
 def test_values_are_parsed_from_every_format(tmp_path: Path) -> None:
     _ingest(tmp_path)
-    v = read_visits(tmp_path).set_index("visit_id")
+    v = current_versions(read_visits(tmp_path), "visits").set_index("visit_id")
     assert v.loc["V002", "visited_at"] == pd.Timestamp("2026-10-06 09:30", tz=TIMEZONE)
     assert v.loc["V003", "visited_at"] == pd.Timestamp("2026-10-07 14:20", tz=TIMEZONE)
     assert v.loc["V002", "risk_hazards"] == "drug_use|released_prisoner"
@@ -123,7 +127,7 @@ def test_values_are_parsed_from_every_format(tmp_path: Path) -> None:
     assert v.loc["V501", "followup_due"] == pd.Timestamp("2026-11-01", tz=TIMEZONE)
     assert v.loc["V303", "village"] == "䶮村"  # GB18030-only character survives
     assert v.loc["V201", "village"] == "鄰里社區"  # GBK, Traditional
-    # conflict: the later recorded_at wins
+    # conflict: the later recorded_at is the current version
     assert v.loc["V005", "dispute_type"] == "debt_economic"
 
 
@@ -177,7 +181,14 @@ def test_parquet_export_round_trips(tmp_path: Path) -> None:
     visits = read_visits(tmp_path / "h1")
     visits.to_parquet(tmp_path / "again.parquet")
     report = ingest_paths([tmp_path / "again.parquet"], tmp_path / "h1", None, now=NOW_TS)
-    assert report.files[0].duplicates == len(visits)
+    # nothing new; rows whose export had no 录入时间 carry the ingestion time as recorded_at,
+    # later than their 审核时间, so as an export they read as "reviewed before entered"
+    reviewed_before = int(
+        (visits["reviewed_at"] < visits["recorded_at"] - pd.Timedelta(hours=1)).sum()
+    )
+    assert report.files[0].accepted == 0
+    assert report.files[0].quarantined == reviewed_before
+    assert report.files[0].duplicates == len(visits) - reviewed_before
 
 
 @pytest.mark.parametrize(

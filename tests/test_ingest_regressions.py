@@ -67,7 +67,7 @@ def _conflicting_incidents(tmp_path: Path) -> list[Path]:
         tmp_path / "in" / "b_incidents.csv",
         INCIDENT_HEADER,
         "JQ000001899,h3,2026-10-12 08:00,,诈骗,兴义市,桔山街道,坪东社区,李四光",
-        "JQ000001897,h9,2026-10-10 21:15,2026-10-11 09:00,盗窃,兴义市,桔山街道,坪东社区,李四光",
+        "JQ000001897,h1,2026-10-10 21:15,2026-10-11 09:00,盗窃,兴义市,桔山街道,坪东社区,李四光",
     )
     return [a, b]
 
@@ -92,15 +92,15 @@ def test_conflicting_incident_is_written_to_the_conflicts_file_with_exact_conten
             "replaced_source_file": "a_incidents.csv",
             "replaced_source_row": "2",
             "replaced_recorded_at": "2026-10-10T21:40:00+08:00",
-            # household_id differs too: named, its values are not copied
-            "differing_columns": "household_id, recorded_at, category",
+            "differing_columns": "recorded_at, category",
             "changes": "recorded_at: 2026-10-10T21:40:00+08:00 → 2026-10-11T09:00:00+08:00; "
             "category: domestic_violence → theft",
         }
     ]
-    # the policy is unchanged: the later recorded_at is kept
-    kept = read_incidents(tmp_path / "home").set_index("incident_id")
-    assert kept.loc["JQ000001897", "category"] == "theft"
+    # both versions are kept; the later recorded_at is the current one
+    stored = read_incidents(tmp_path / "home")
+    versions = stored[stored["incident_id"] == "JQ000001897"]
+    assert list(versions["category"]) == ["domestic_violence", "theft"]
     log = json.loads((tmp_path / "home" / "ingest_log.jsonl").read_text(encoding="utf-8"))
     assert log["totals"]["conflicts"] == 1
     assert log["conflicts_file"] == path.name

@@ -15,8 +15,6 @@ Dtypes are those of ``docs/interfaces.md``; timestamps are
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -230,25 +228,20 @@ def read_incidents(home: Path) -> pd.DataFrame:
 
 
 def atomic_write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` as Parquet atomically (temporary file + ``os.replace``).
+    """Write ``frame`` to ``path`` as Parquet atomically (temporary file + ``os.replace``), 0600.
 
-    A reader sees either the old file or the new one, never a partial file.
+    A reader sees either the old file or the new one, never a partial file
+    (``warehouse.home.atomic_path``).
 
     Parameters
     ----------
     frame : DataFrame
     path : Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    from warehouse.home import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_table(home: Path, table: str, frame: pd.DataFrame) -> Path:
