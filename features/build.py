@@ -14,6 +14,11 @@ Point-in-time rule (DESIGN.md)
   share (as rejected once ``reviewed_at < t``, or when ``reviewed_at`` is
   missing).
 * An incident counts at ``t`` iff ``recorded_at < t`` and ``reported_at < t``.
+* The warehouse keeps every version of a record; at ``t`` only the latest
+  version with ``recorded_at < t`` of each ``visit_id`` / ``incident_id`` counts
+  (a version is live on ``(recorded_at, next version's recorded_at]``), so an
+  edit recorded at or after ``t`` changes nothing at ``t``. Labels use each
+  incident's current version.
 * Windows are ``[t - w, t)`` on the event time (``visited_at`` /
   ``reported_at``), ``w`` in days (Asia/Shanghai has no daylight saving, so a
   day is 86 400 s).
@@ -73,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * 10**9
 _NAT = np.iinfo(np.int64).min
+_NEVER = np.iinfo(np.int64).max
 _NAN = np.nan
 
 VISIT_COLUMNS_NEEDED: tuple[str, ...] = (
@@ -167,6 +173,7 @@ class _Visits:
     village: np.ndarray  # int64 code of (county, township, village)
     township: np.ndarray  # int64 code of (county, township)
     dperm: np.ndarray  # positions of dispute rows sorted by (household, type), then time
+    sup: np.ndarray  # int64 ns: recorded_at of the next version of the same visit (_NEVER)
 
 
 @dataclass
@@ -178,6 +185,7 @@ class _Incidents:
     rec: np.ndarray
     cat: np.ndarray  # int64 category code, -1 unknown
     esc: np.ndarray  # bool
+    sup: np.ndarray  # int64 ns: recorded_at of the next version of the same incident (_NEVER)
 
 
 def _hazard_matrix(series: pd.Series) -> np.ndarray:
@@ -211,6 +219,21 @@ def _sort_visits(
         )
         order[pos] = order[sub["p"].to_numpy()]
     return order
+
+
+def _superseded_at(ids: pd.Series, rec: np.ndarray) -> np.ndarray:
+    """Per row, the ``recorded_at`` (ns) of the next version of the same record; ``_NEVER`` if none.
+
+    Versions of one id are ordered by ``recorded_at``, ties by row order (the
+    warehouse stores a later-ingested version later). A version counts at ``t``
+    iff ``rec < t <= superseded_at``.
+    """
+    codes = pd.factorize(ids.astype(str))[0]
+    order = np.lexsort((np.arange(len(rec)), rec, codes))
+    nxt = np.full(len(rec), _NEVER, dtype=np.int64)
+    same = codes[order][1:] == codes[order][:-1]
+    nxt[order[:-1][same]] = rec[order][1:][same]
+    return nxt
 
 
 def _prepare(
@@ -257,6 +280,7 @@ def _prepare(
         village=v_code.astype(np.int64)[order],
         township=t_code[order],
         dperm=np.empty(0, dtype=np.int64),
+        sup=_superseded_at(visits["visit_id"], rec)[order],
     )
     drows = np.flatnonzero(v.dispute)
     ident = v.hh[drows] * len(_TYPES) + v.dtype[drows]
@@ -272,6 +296,7 @@ def _prepare(
     inc = _Incidents(
         hh=ihh.astype(np.int64)[iorder], rep=rep[iorder], rec=irec[iorder],
         cat=cat[iorder], esc=esc[iorder],
+        sup=_superseded_at(incidents["incident_id"], irec)[iorder],
     )  # fmt: skip
     return v, inc, np.asarray(households, dtype=object), geo
 
@@ -315,8 +340,9 @@ def _features_at(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Features of every household at ``t`` (ns); returns cohort, features, htype, village code."""
     f: dict[str, np.ndarray] = {}
-    known = v.approved & (v.rec < t) & (v.vis < t) & ((v.rev == _NAT) | (v.rev < t))
-    recorded = (v.rec < t) & (v.vis < t)
+    live = (v.rec < t) & (v.sup >= t)  # the latest version known before t
+    known = v.approved & live & (v.vis < t) & ((v.rev == _NAT) | (v.rev < t))
+    recorded = live & (v.vis < t)
     rejected = recorded & v.rejected & ((v.rev == _NAT) | (v.rev < t))
     known_rows = np.flatnonzero(known)
 
@@ -420,7 +446,7 @@ def _features_at(
     f["hazards_all_distinct"] = ever.sum(axis=1)
 
     # incidents
-    ik = np.flatnonzero((inc.hh >= 0) & (inc.rec < t) & (inc.rep < t))
+    ik = np.flatnonzero((inc.hh >= 0) & (inc.rec < t) & (inc.sup >= t) & (inc.rep < t))
     for w in WINDOWS:
         lo = _window_start(t, w)
         rows = ik if lo == _NAT else ik[inc.rep[ik] >= lo]
@@ -472,7 +498,9 @@ def _labels_at(inc: _Incidents, n: int, t: int, horizon_ns: int, last_ns: int) -
     """Int8 label array for all households (``-1`` where the horizon is not observed)."""
     if t + horizon_ns > last_ns:
         return np.full(n, -1, dtype=np.int8)
-    hit = (inc.hh >= 0) & inc.esc & (inc.rep >= t) & (inc.rep < t + horizon_ns)
+    hit = (
+        (inc.hh >= 0) & (inc.sup == _NEVER) & inc.esc & (inc.rep >= t) & (inc.rep < t + horizon_ns)
+    )
     return (np.bincount(inc.hh[hit], minlength=n) > 0).astype(np.int8)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import typer
@@ -34,3 +36,28 @@ def fail(message: str, code: int = 1) -> None:
     """Print a plain-words error (no stack trace) and exit non-zero."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=code)
+
+
+WaitOption = typer.Option(
+    None,
+    "--wait",
+    help="Seconds to wait while another revisit command writes to the home "
+    "(default: wait until it finishes).",
+    min=0,
+)
+
+
+@contextmanager
+def locked_home(home: Path, wait: float | None) -> Iterator[None]:
+    """Hold the home's write lock for a command; a busy home prints a line, a timeout exits 1."""
+    from warehouse.home import HomeLockedError, home_lock
+
+    def on_wait(message: str) -> None:
+        typer.echo(message, err=True)
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(home_lock(home, wait_s=wait, on_wait=on_wait))
+        except HomeLockedError as err:
+            fail(str(err))
+        yield

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+from revisit.cli._common import (
+    HomeOption,
+    WaitOption,
+    configure_logging,
+    fail,
+    locked_home,
+    settings_for,
+)
 
 OutOption = typer.Option(
     None, "--out", help="Output Parquet file (default: <home>/features/features_<date>.parquet)."
@@ -27,6 +35,7 @@ def register(app: typer.Typer) -> None:
         ),
         home: Path | None = HomeOption,
         out: Path | None = OutOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Build the feature table (features and labels) of every household for one as-of date.
 
@@ -35,12 +44,16 @@ def register(app: typer.Typer) -> None:
         that horizon is not yet observed. Prints rows, cohort size, label
         coverage and elapsed time.
         """
+        configure_logging()
+        settings = settings_for(home)
+        with locked_home(settings.home, wait):
+            _build(settings, as_of, out)
+
+    def _build(settings: Any, as_of: str | None, out: Path | None) -> None:
         from features.asof import AsOfError, local_midnight
         from features.build import FeatureBuildError, build_feature_table
         from warehouse.store import WarehouseError
 
-        configure_logging()
-        settings = settings_for(home)
         started = time.perf_counter()
         try:
             when = None if as_of is None else local_midnight(as_of)
@@ -57,8 +70,10 @@ def register(app: typer.Typer) -> None:
         day = table["as_of"].iloc[0].date().isoformat()
         path = out or settings.home / "features" / f"features_{day}.parquet"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(path, index=False)
+            from warehouse.home import atomic_path
+
+            with atomic_path(path) as tmp:
+                table.to_parquet(tmp, index=False)
         except OSError as err:
             fail(f"cannot write the feature table to {str(path)!r}: {err}")
             return

@@ -1,14 +1,40 @@
-"""`revisit ingest PATH... [--home DIR]`: field exports into the canonical warehouse."""
+"""`revisit ingest PATH... [--home DIR] [--header-map FILE] [--dry-run] [--wait S]`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+from revisit.cli._common import (
+    HomeOption,
+    WaitOption,
+    configure_logging,
+    fail,
+    locked_home,
+    settings_for,
+)
+
+HeaderMapOption = typer.Option(
+    None,
+    "--header-map",
+    help="TOML file mapping your own headers to canonical columns "
+    "(see docs/header_map.example.toml).",
+)
 
 _COLUMNS = ("read", "accepted", "quarantined", "duplicates", "conflicts")
+
+
+def _print_header_maps(console: Any, report: Any) -> None:
+    """Dry run: how every header of every file maps (personal-looking cells redacted)."""
+    for f in report.files:
+        if f.rejected is not None:
+            continue
+        console.print(f"[bold]{f.file}[/bold] ({f.table}):")
+        width = max((len(h) for h in f.headers), default=0)
+        for header, where in f.headers.items():
+            console.print(f"  {header:<{width}}  → {where}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +47,14 @@ def register(app: typer.Typer) -> None:
         ),
         home: Path | None = HomeOption,
         progress: bool = typer.Option(True, help="Show a progress bar per file."),
+        header_map: Path | None = HeaderMapOption,
+        dry_run: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Show how every header maps, what is dropped as personal data and the "
+            "counts; write nothing.",
+        ),
+        wait: float | None = WaitOption,
     ) -> None:
         """Validate field exports, drop personal data, quarantine bad rows, update the warehouse.
 
@@ -28,13 +62,15 @@ def register(app: typer.Typer) -> None:
         file and in total (read = accepted + quarantined + duplicates), the
         quarantine file (and how many of its rows an earlier run quarantined
         already) and the conflicts file. Exits 0 when every file was processed,
-        even with quarantined rows; 1 when a file could not be read at all or
-        the paths hold no .xlsx, .csv or .parquet file.
+        even with quarantined rows; 1 when a file could not be read at all,
+        every row of a file was quarantined, or the paths hold no .xlsx, .csv
+        or .parquet file.
         """
         from pydantic import ValidationError
         from rich.console import Console
         from rich.table import Table
 
+        from warehouse.headers import load_header_map
         from warehouse.ingest import IngestError, ingest_paths
         from warehouse.store import WarehouseError
 
@@ -47,28 +83,56 @@ def register(app: typer.Typer) -> None:
             return
         secret = settings.id_secret.get_secret_value() if settings.id_secret else None
         try:
-            report = ingest_paths(
-                paths, settings.home, secret, progress=progress, audit_only=settings.audit_only
+            mapping = load_header_map(header_map) if header_map is not None else None
+        except IngestError as err:
+            fail(f"--header-map: {err}", code=2)
+            return
+
+        def run() -> Any:
+            return ingest_paths(
+                paths,
+                settings.home,
+                secret,
+                progress=progress,
+                audit_only=settings.audit_only,
+                header_map=mapping,
+                dry_run=dry_run,
             )
+
+        try:
+            if dry_run:
+                report = run()
+            else:
+                with locked_home(settings.home, wait):
+                    report = run()
         except (IngestError, WarehouseError, OSError) as err:
             fail(str(err))
             return
 
-        table = Table(title=f"Ingestion run {report.run_id}")
+        console = Console()
+        if console.width < 120:
+            console = Console(width=120)
+        if dry_run:
+            _print_header_maps(console, report)
+        title = f"Ingestion run {report.run_id}" + (
+            " (dry run: nothing written)" if dry_run else ""
+        )
+        table = Table(title=title)
         table.add_column("file")
         table.add_column("table")
         for c in _COLUMNS:
             table.add_column(c, justify="right")
         for f in report.files:
             if f.rejected is not None:
-                table.add_row(f.file, "-", *["-"] * len(_COLUMNS))
+                table.add_row(f.file, "rejected", *["-"] * len(_COLUMNS))
+            elif f.no_rows:
+                table.add_row(
+                    f.file, f"{f.table} (no rows)", *(str(getattr(f, c)) for c in _COLUMNS)
+                )
             else:
                 table.add_row(f.file, f.table or "-", *(str(getattr(f, c)) for c in _COLUMNS))
         totals = report.totals
         table.add_row("total", "", *(str(totals[c]) for c in _COLUMNS), style="bold")
-        console = Console()
-        if console.width < 120:
-            console = Console(width=120)
         console.print(table)
         if report.quarantine_file is not None:
             console.print(f"quarantined rows and reasons: {report.quarantine_file}")
@@ -78,13 +142,25 @@ def register(app: typer.Typer) -> None:
                     f"  {repeats} of the {totals['quarantined']} quarantined rows were already "
                     "quarantined by an earlier run (the same bad rows sent again)"
                 )
-        if report.conflicts_file is not None:
+        if totals["conflicts"]:
+            where = f": {report.conflicts_file}" if report.conflicts_file is not None else ""
             console.print(
-                f"{totals['conflicts']} conflicts (same id, different content; the later "
-                f"录入时间 recorded_at was kept): {report.conflicts_file}"
+                f"{totals['conflicts']} conflicts (same id, different content; every version is "
+                f"kept, the later 录入时间 recorded_at is current){where}"
             )
-        console.print(f"warehouse: {settings.home / 'warehouse'}")
-        if report.rejected:
-            for f in report.rejected:
-                typer.secho(f"error: {f.file}: {f.rejected}", fg=typer.colors.RED, err=True)
+        if not dry_run:
+            console.print(f"warehouse: {settings.home / 'warehouse'}")
+        failed = False
+        for f in report.rejected:
+            typer.secho(f"error: {f.file}: {f.rejected}", fg=typer.colors.RED, err=True)
+            failed = True
+        for f in report.all_quarantined:
+            typer.secho(
+                f"error: {f.file}: every one of its {f.read} rows was quarantined; nothing of it "
+                "was stored (see the quarantine file for the reasons)",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            failed = True
+        if failed:
             raise typer.Exit(code=1)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from revisit.cli._common import HomeOption, fail
+from revisit.cli._common import HomeOption, WaitOption, fail, locked_home
+
+
+def _serving_home(home: Path | None) -> Path:
+    from serving.config import ServingSettings
+
+    return ServingSettings().with_overrides(home=home).home
 
 
 def _tokens_path(home: Path | None) -> Path:
@@ -56,6 +62,7 @@ def register(app: typer.Typer) -> None:
             help="Issue even when the warehouse is empty (the jurisdiction cannot be checked).",
         ),
         home: Path | None = HomeOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Issue a token and print it once (only its SHA-256 hash is stored).
 
@@ -90,9 +97,10 @@ def register(app: typer.Typer) -> None:
                 fail(unknown_name_message(level, jurisdiction, known))
         path = _tokens_path(home)
         try:
-            token, record = TokenStore(path).issue(
-                role, level=level, jurisdiction=jurisdiction, label=name
-            )
+            with locked_home(_serving_home(home), wait):
+                token, record = TokenStore(path).issue(
+                    role, level=level, jurisdiction=jurisdiction, label=name
+                )
         except (ValueError, TokenStoreError) as err:
             fail(str(err))
             return
@@ -105,13 +113,15 @@ def register(app: typer.Typer) -> None:
     def revoke(
         token_id: str = typer.Argument(..., help="The token id (the part after rv_)."),
         home: Path | None = HomeOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Revoke a token by its id; the API refuses it from its next request on."""
         from serving.auth import TokenStore
         from serving.errors import TokenStoreError
 
         try:
-            record = TokenStore(_tokens_path(home)).revoke(token_id)
+            with locked_home(_serving_home(home), wait):
+                record = TokenStore(_tokens_path(home)).revoke(token_id)
         except KeyError:
             fail(f"no token with id {token_id!r}")
             return

@@ -5,10 +5,18 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+from revisit.cli._common import (
+    HomeOption,
+    WaitOption,
+    configure_logging,
+    fail,
+    locked_home,
+    settings_for,
+)
 
 
 def _quiet_mlflow() -> None:
@@ -23,6 +31,18 @@ def _quiet_mlflow() -> None:
     # county/township names in Chinese on the audit figures; the default font lacks the glyphs
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
     warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method")
+
+
+def init_tracking_store(tracking_uri: str) -> None:
+    """Create (or migrate) the MLflow tracking store once, before any training work.
+
+    Called under the home's lock: two ``revisit train`` runs on a fresh home
+    must not both run MLflow's schema set-up on one SQLite file (the second
+    crashed with ``duplicate column name``).
+    """
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
 
 
 ConfigOption = typer.Option(None, "--config", help="Training configuration (TOML, JSON or YAML).")
@@ -45,10 +65,24 @@ def register(app: typer.Typer) -> None:
         home: Path | None = HomeOption,
         config: Path | None = ConfigOption,
         ground_truth: Path | None = GroundTruthOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Train the escalation model, compare it with baselines, register a `challenger`."""
         configure_logging(logging.WARNING)
         _quiet_mlflow()
+        from pydantic import ValidationError
+
+        try:
+            home_dir = settings_for(home).home
+        except ValidationError:  # reported with its plain message by _train
+            home_dir = None
+        if home_dir is None:
+            _train(home, config, ground_truth)
+            return
+        with locked_home(home_dir, wait):
+            _train(home, config, ground_truth)
+
+    def _train(home: Path | None, config: Path | None, ground_truth: Path | None) -> None:
         from mlflow.exceptions import MlflowException
         from pydantic import ValidationError
 
@@ -67,6 +101,11 @@ def register(app: typer.Typer) -> None:
             gt = resolve_ground_truth_dir(settings.home, ground_truth)
         except (ConfigError, BaselineError) as err:
             fail(str(err))
+            return
+        try:
+            init_tracking_store(settings.tracking_uri)
+        except MlflowException as err:
+            fail(f"the MLflow store at {settings.tracking_uri} cannot be set up: {err.message}")
             return
         typer.echo(
             f"training on {settings.home.resolve()} (horizon {cfg.horizon_days} days, seed {cfg.seed}"
@@ -110,16 +149,21 @@ def register(app: typer.Typer) -> None:
     def promote(
         version: int | None = VersionOption,
         home: Path | None = HomeOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Move `champion` to a version that beats the hand rule on test precision@k."""
         configure_logging(logging.WARNING)
         _quiet_mlflow()
+        settings = settings_for(home)
+        with locked_home(settings.home, wait):
+            _promote(settings, version)
+
+    def _promote(settings: Any, version: int | None) -> None:
         from mlflow.exceptions import MlflowException
 
         from training.registry import PromotionRefused, RegistryError
         from training.registry import promote as promote_version
 
-        settings = settings_for(home)
         try:
             result = promote_version(
                 tracking_uri=settings.tracking_uri,
