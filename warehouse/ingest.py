@@ -434,7 +434,7 @@ def _ingest_file(
                 first_row = next_row
                 next_row += len(chunk)
                 # Fully blank lines are not rows (they keep their sheet row numbers).
-                blank = chunk.isna().all(axis=1).to_numpy()
+                blank = chunk.isna().all(axis=1).to_numpy().copy()
                 keep_cols = list(hmap.columns) + ([hmap.id_number] if hmap.id_number else [])
                 body = chunk[keep_cols]
                 audit_cells = chunk[list(hmap.audit)]
@@ -445,10 +445,12 @@ def _ingest_file(
                 if hmap.audit:
                     result.audit.append(_audit_records(audit_cells, frame, ~bad & ~blank, hmap))
                 del audit_cells
-                if part.bad_lines:  # ragged lines were read as blank rows: count them here
-                    ragged_rows = np.array([r for r, _ in part.bad_lines], dtype="int64")
-                    blank &= ~np.isin(frame["source_row"].to_numpy(), ragged_rows)
-                    bad |= np.isin(frame["source_row"].to_numpy(), ragged_rows)
+                ragged_rows = np.array([r for r, _ in part.bad_lines], dtype="int64")
+                if len(ragged_rows):  # ragged lines were read as blank rows: count them here
+                    ragged = np.isin(frame["source_row"].to_numpy(), ragged_rows)
+                    blank = blank & ~ragged
+                    bad = bad | ragged
+                    qlines = qlines[~qlines["source_row"].isin(ragged_rows)]
                 report.read += int((~blank).sum())
                 report.quarantined += int((bad & ~blank).sum())
                 if len(qlines):

@@ -337,25 +337,19 @@ def detect_encoding(path: Path) -> str:
     cut = sample.rfind(b"\n")
     if 0 < cut < len(sample) - 1:
         sample = sample[: cut + 1]
-    matches = from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
-    ranked = [(m.encoding, m.chaos) for m in matches]
-    garbled = []
-    for encoding, chaos in ranked:
-        if encoding not in LEGACY_ENCODINGS:
-            continue
-        if chaos > MAX_TEXT_CHAOS:
-            garbled.append(encoding)
-            continue
-        if _decodes(path, encoding):
-            return encoding
-    if garbled:
+    valid = [e for e in LEGACY_ENCODINGS if _decodes(path, e)]
+    if not valid:
         raise EncodingNotDetectedError(
-            f"{path.name!r} reads as garbled text in {', '.join(garbled)}: expected a CSV export "
-            "in UTF-8, GBK/GB18030 or Big5; open it in Excel/WPS and save it as CSV UTF-8"
+            f"expected a CSV file in UTF-8, UTF-8 with BOM, GBK/GB18030 or Big5; got bytes "
+            f"that are valid in none of them in {path.name!r}"
         )
+    matches = from_bytes(sample, cp_isolation=list(valid))
+    for m in matches:
+        if m.encoding in valid and m.chaos <= MAX_TEXT_CHAOS:
+            return str(m.encoding)
     raise EncodingNotDetectedError(
-        f"expected a CSV file in UTF-8, UTF-8 with BOM, GBK/GB18030 or Big5; got bytes that "
-        f"are valid in none of them in {path.name!r}"
+        f"{path.name!r} reads as garbled text in {' and '.join(valid)}: expected a CSV "
+        "export in UTF-8, GBK/GB18030 or Big5; open it in Excel/WPS and save it as CSV UTF-8"
     )
 
 

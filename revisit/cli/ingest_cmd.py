@@ -28,13 +28,17 @@ _COLUMNS = ("read", "accepted", "quarantined", "duplicates", "conflicts")
 
 def _print_header_maps(console: Any, report: Any) -> None:
     """Dry run: how every header of every file maps (personal-looking cells redacted)."""
+    from rich.table import Table
+
     for f in report.files:
         if f.rejected is not None:
             continue
-        console.print(f"[bold]{f.file}[/bold] ({f.table}):")
-        width = max((len(h) for h in f.headers), default=0)
+        grid = Table(title=f"{f.file} ({f.table}): headers", show_header=False, box=None)
+        grid.add_column("header")
+        grid.add_column("goes to")
         for header, where in f.headers.items():
-            console.print(f"  {header:<{width}}  → {where}", markup=False, highlight=False)
+            grid.add_row(header, f"→ {where}")
+        console.print(grid)
 
 
 def register(app: typer.Typer) -> None:
