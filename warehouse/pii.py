@@ -32,6 +32,15 @@ HOUSEHOLD_HASH_HEX: Final = 16
 #: What a quarantine line, log or error shows instead of a personal value.
 REDACTED: Final = "[redacted: looks like personal data]"
 
+_D: Final = "[0-9\uff10-\uff19]"
+_EDGE: Final = "(?:^|[^0-9A-Za-z\uff10-\uff19])"
+_END: Final = "(?:$|[^0-9A-Za-z\uff10-\uff19])"
+# RE2-compatible superset of the patterns below (no look-arounds): a run of 15 to 18
+# digits (or 17 and X), or a mobile number with optional separators.
+_PREFILTER_RE: Final = (
+    f"{_EDGE}(?:{_D}{{15}}|{_D}{{17}}[{_D[1:-1]}Xx\uff38\uff58]|"
+    f"(?:[+\uff0b]?[8\uff18][6\uff16][\\s-]?)?[1\uff11]{_D}{_D}[\\s-]?{_D}{{4}}[\\s-]?{_D}{{4}}){_END}"
+)
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK: Final = "10X98765432"
 # Not preceded or followed by another letter/digit: ids such as V2024... are not numbers.
@@ -105,6 +114,10 @@ def looks_personal(value: Any) -> bool:
 def personal_mask(values: pd.Series) -> np.ndarray:
     """Per-row mask of cells that look personal (checked once per distinct value).
 
+    A vectorised pre-filter (pyarrow's RE2 over the distinct values, full-width
+    digits included) keeps the values that could hold an ID or mobile number;
+    only those are confirmed by :func:`looks_personal` (check digit and all).
+
     Parameters
     ----------
     values : Series of shape (n,)
@@ -114,9 +127,15 @@ def personal_mask(values: pd.Series) -> np.ndarray:
     -------
     ndarray of bool, shape (n,)
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    flags = np.fromiter((looks_personal(u) for u in uniques), dtype=bool, count=len(uniques))
-    flags = np.r_[flags, False]
+    text = pa.array(pd.Series(np.asarray(uniques, dtype=object)).astype("str"), type=pa.string())
+    maybe = pc.match_substring_regex(text, _PREFILTER_RE).to_numpy(zero_copy_only=False)
+    flags = np.zeros(len(uniques) + 1, dtype=bool)  # last slot: missing cells
+    for i in np.flatnonzero(np.asarray(maybe, dtype=bool)):
+        flags[i] = looks_personal(uniques[i])
     return flags[np.where(codes < 0, len(uniques), codes)]
 
 
