@@ -429,6 +429,7 @@ def _ingest_file(
                         )
                     _warn_headers(hmap, report)
                     report.headers.update(hmap.describe())
+                assert result is not None  # set with the first header map
                 chunk.columns = [str(c) for c in chunk.columns]
                 _check_similar(hmap, chunk)
                 first_row = next_row
@@ -460,7 +461,8 @@ def _ingest_file(
                 if (bad & ~blank).any():
                     result.bad_hashes.append(_bad_row_hashes(body[bad & ~blank], hmap))
                 bar.update(len(body))
-            result.lines.extend(file_line(part.label, row, why) for row, why in part.bad_lines)
+            if result is not None:
+                result.lines.extend(file_line(part.label, r, why) for r, why in part.bad_lines)
     if result is None:  # pragma: no cover - readers always yield at least one frame
         raise FileRejectedError("the file holds no table")
     if report.read == 0:

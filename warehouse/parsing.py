@@ -21,7 +21,6 @@ Conventions
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import re
 import unicodedata
@@ -48,10 +47,6 @@ EXCEL_EPOCH: Final = pd.Timestamp("1899-12-30")
 #: Plausible Excel serial day numbers: 1900-01-01 .. 9999-12-31.
 EXCEL_SERIAL_RANGE: Final[tuple[float, float]] = (1.0, 2958465.0)
 
-#: Encodings tried, in order, on a CSV export. Strict UTF-8 first so that UTF-8
-#: bytes are never silently decoded as GBK; GB18030 is a superset of GBK.
-CSV_ENCODINGS: Final[tuple[str, ...]] = ("utf-8", "gb18030")
-
 _NUMERIC_RE: Final = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _OFFSET_RE: Final = re.compile(r"\d(?:Z|[+-]\d{2}:?\d{2})$")
 _HAZARD_SPLIT_RE: Final = re.compile("|".join(re.escape(s) for s in HAZARD_INPUT_SEPARATORS))
@@ -60,10 +55,6 @@ _CJK_DATE_RE: Final = re.compile(r"^\s*(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\
 _CJK_TIME_RE: Final = re.compile(
     r"(\d{1,2})\s*[时時点點:：]\s*(?:(\d{1,2})\s*分?)?\s*(?:[:：]?\s*(\d{1,2})\s*秒)?(?::(\d{1,2}))?"
 )
-
-
-class EncodingNotDetectedError(ValueError):
-    """A CSV export is in none of the supported encodings (UTF-8, UTF-8-BOM, GBK, GB18030)."""
 
 
 def normalise_text(value: str) -> str:
@@ -85,50 +76,20 @@ def normalise_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).replace("\ufeff", "").strip().lower()
 
 
-def detect_csv_encoding(path: Path, chunk_bytes: int = 1 << 22) -> str:
-    """Detect the encoding of a CSV export without loading it whole.
+def detect_csv_encoding(path: Path) -> str:
+    """Encoding of a CSV export: see :func:`warehouse.readers.detect_encoding`.
 
-    The file is decoded incrementally with strict UTF-8; if that fails,
-    with strict GB18030 (a superset of GBK, so GBK files and GB18030-only
-    characters such as ``䶮`` decode). A UTF-8 byte-order mark selects
-    ``utf-8-sig`` so that the first header is not polluted by ``\\ufeff``.
-
-    Parameters
-    ----------
-    path : Path
-        The CSV file.
-    chunk_bytes : int, default 4 MiB
-        Bytes read at a time.
-
-    Returns
-    -------
-    str
-        ``"utf-8-sig"``, ``"utf-8"`` or ``"gb18030"``.
+    Kept under this name for callers of the parsing module; UTF-8 (BOM:
+    ``utf-8-sig``), else GB18030 or Big5 as charset-normalizer ranks them.
 
     Raises
     ------
-    EncodingNotDetectedError
-        If the bytes are valid in none of the supported encodings.
+    warehouse.readers.EncodingNotDetectedError
+        If no supported encoding reads the file as text.
     """
-    with open(path, "rb") as fh:
-        head = fh.read(3)
-    bom = head == codecs.BOM_UTF8
-    for encoding in CSV_ENCODINGS:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        try:
-            with open(path, "rb") as fh:
-                while chunk := fh.read(chunk_bytes):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "utf-8" and bom:
-            return "utf-8-sig"
-        return encoding
-    raise EncodingNotDetectedError(
-        f"expected a CSV file in UTF-8, UTF-8 with BOM, GBK or GB18030; "
-        f"got bytes that are valid in none of them in {Path(path).name!r}"
-    )
+    from warehouse.readers import detect_encoding
+
+    return detect_encoding(path)
 
 
 def _is_missing(value: Any) -> bool:

@@ -134,8 +134,9 @@ def personal_mask(values: pd.Series) -> np.ndarray:
     text = pa.array(pd.Series(np.asarray(uniques, dtype=object)).astype("str"), type=pa.string())
     maybe = pc.match_substring_regex(text, _PREFILTER_RE).to_numpy(zero_copy_only=False)
     flags = np.zeros(len(uniques) + 1, dtype=bool)  # last slot: missing cells
+    candidates = np.asarray(uniques, dtype=object)
     for i in np.flatnonzero(np.asarray(maybe, dtype=bool)):
-        flags[i] = looks_personal(uniques[i])
+        flags[i] = looks_personal(candidates[i])
     return flags[np.where(codes < 0, len(uniques), codes)]
 
 

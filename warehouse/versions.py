@@ -110,7 +110,7 @@ def _conflict_value(value: Any) -> str:
     return str(value)
 
 
-def _conflict_line(table: str, kept: dict[str, Any], replaced: dict[str, Any]) -> dict[str, Any]:
+def _conflict_line(table: str, kept: dict[Any, Any], replaced: dict[Any, Any]) -> dict[str, Any]:
     """One conflict line: the version ``kept`` current against ``replaced``."""
     id_col = TABLE_ID[table]
     compared = [c for c in TABLE_DTYPES[table] if c not in LINEAGE and c != id_col]
@@ -216,10 +216,10 @@ def _version_lines(
     ids = set(new.loc[versions, id_col])
     # Current version per id before this run (latest recorded_at; ties: later stored).
     before = current_versions(existing[existing[id_col].isin(ids)], table)
-    current: dict[str, dict[str, Any]] = {r[id_col]: r for r in before.to_dict("records")}
+    current: dict[Any, dict[Any, Any]] = {r[id_col]: r for r in before.to_dict("records")}
     lines = []
     for pos in np.flatnonzero(accepted & new[id_col].isin(ids).to_numpy()):
-        rec = new.iloc[pos].to_dict()
+        rec: dict[Any, Any] = new.iloc[pos].to_dict()
         prev = current.get(rec[id_col])
         if prev is None:  # the run's first version of an id not stored before
             current[rec[id_col]] = rec

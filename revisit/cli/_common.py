@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -49,7 +50,11 @@ WaitOption = typer.Option(
 
 @contextmanager
 def locked_home(home: Path, wait: float | None) -> Iterator[None]:
-    """Hold the home's write lock for a command; a busy home prints a line, a timeout exits 1."""
+    """Hold the home's write lock for a command; a busy home prints a line, a timeout exits 1.
+
+    While held, the process umask is 077, so that files other libraries create under
+    the home (MLflow's store and artifacts, Parquet outputs) are private too.
+    """
     from warehouse.home import HomeLockedError, home_lock
 
     def on_wait(message: str) -> None:
@@ -60,4 +65,6 @@ def locked_home(home: Path, wait: float | None) -> Iterator[None]:
             stack.enter_context(home_lock(home, wait_s=wait, on_wait=on_wait))
         except HomeLockedError as err:
             fail(str(err))
+        previous = os.umask(0o077)
+        stack.callback(os.umask, previous)
         yield
