@@ -215,3 +215,17 @@ def test_tracking_store_is_initialised_once_under_the_lock(tmp_path: Path) -> No
     errs = [p.communicate(timeout=180)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
     assert (home / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ingest"], ["features"], ["train"], ["promote"], ["token", "issue"], ["token", "revoke"]],
+)
+def test_every_writing_command_offers_wait(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from revisit.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--wait" in result.output

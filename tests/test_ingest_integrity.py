@@ -338,3 +338,35 @@ def test_features_at_t_are_unchanged_by_an_edited_resend_recorded_after_t(
     assert len(read_visits(home)) == 6  # every version kept
     assert features_bytes(t) == before_t
     assert features_bytes(later) != before_later  # the edit counts once it is known
+
+
+def test_incident_edit_recorded_after_t_changes_nothing_at_t(tmp_path: Path) -> None:
+    from features.build import build_feature_table
+
+    home = tmp_path / "h"
+    ingest_paths([_csv(tmp_path / "v.csv", HEADER, [_row(1)])], home, None, now=NOW)
+    inc_header = ["警情编号", "户编号", "报警时间", "录入时间", "警情类别", *HEADER[4:7]]
+    first = [
+        [
+            "J1",
+            "H001",
+            "2026-10-10 21:00",
+            "2026-10-10 22:00",
+            "盗窃",
+            "兴义市",
+            "桔山街道",
+            "坪东社区",
+        ]
+    ]
+    ingest_paths([_csv(tmp_path / "i1.csv", inc_header, first)], home, None, now=NOW)
+    t = pd.Timestamp("2026-10-20", tz=TIMEZONE)
+    before = build_feature_table(home, t, with_labels=False)
+    edited = [[*first[0][:3], "2026-10-25 08:00", "家庭暴力", *first[0][5:]]]
+    report = ingest_paths([_csv(tmp_path / "i2.csv", inc_header, edited)], home, None, now=NOW)
+    assert report.totals["conflicts"] == 1
+    after = build_feature_table(home, t, with_labels=False)
+    pd.testing.assert_frame_equal(before, after)
+    assert after["incidents_all_escalations"].iloc[0] == 0
+    later = build_feature_table(home, pd.Timestamp("2026-11-01", tz=TIMEZONE), with_labels=False)
+    assert later["incidents_all_escalations"].iloc[0] == 1  # the edit counts once known
+    assert later["incidents_all_count"].iloc[0] == 1  # one incident, not two versions
