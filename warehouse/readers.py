@@ -399,13 +399,13 @@ def _csv_with_ragged_lines(path: Path, encoding: str) -> Part:
 
 
 def _read_csv(path: Path) -> Part:
-    # Lazy import: the fast reader lives next to its pandas twin.
     encoding = detect_encoding(path)
     fast = _read_csv_arrow(path, encoding)
     if fast is not None:
         return Part(path.name, fast)
     try:
-        # Peek: the C reader stops at the first ragged line; the csv module reads the rest.
+        # The C reader stops at the first ragged line; then the csv module reads the file.
+        # (Chunks are read up front so that a ragged line is found before any is used.)
         frames = list(
             pd.read_csv(
                 path,
