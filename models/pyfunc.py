@@ -19,9 +19,10 @@ and ``features`` packages importable (the ``revisit`` distribution installed);
 the logged ``pip_requirements`` pin the library versions used for training.
 
 Serialisation: the wrapper is logged as a Python object, so MLflow pickles it
-with cloudpickle (and warns that unpickling runs code). Only load models from a
-registry you control; Revisit's own registry holds only what ``revisit train``
-logged.
+with cloudpickle (and warns that unpickling runs code). It is for analysts
+only: :func:`log_model` also logs the model as data (:mod:`models.bundle`,
+LightGBM's text model + JSON), and serving loads only that, after checking the
+promotion signature (:mod:`models.signing`); it never unpickles.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import logging
 import os
 from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -238,6 +240,7 @@ def log_model(
     """
     model._check_fitted()
     example = to_signature_frame(model, input_example.head(5))
+    log_serving_bundle(model)
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=EscalationPyfunc(model),
@@ -246,6 +249,27 @@ def log_model(
         registered_model_name=registered_model_name,
         pip_requirements=_pip_requirements(),
     )
+
+
+def log_serving_bundle(model: EscalationModel) -> dict[str, str]:
+    """Log the model as data (LightGBM text + JSON, :mod:`models.bundle`) in the active run.
+
+    The files go to the run's ``serving_bundle/`` artifacts; serving loads them
+    (after checking the promotion signature) and never this module's pickle.
+
+    Returns
+    -------
+    dict of str to str
+        SHA-256 of each bundle file.
+    """
+    import tempfile
+
+    from models.bundle import BUNDLE_ARTIFACT_PATH, save_bundle
+
+    with tempfile.TemporaryDirectory(prefix="revisit-bundle-") as tmp:
+        hashes = save_bundle(model, Path(tmp))
+        mlflow.log_artifacts(tmp, artifact_path=BUNDLE_ARTIFACT_PATH)
+    return hashes
 
 
 @contextlib.contextmanager

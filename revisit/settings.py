@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     id_secret : SecretStr or None
         Key of the HMAC-SHA256 that turns a household head's ID number into a
         pseudonymous ``household_id`` (``$REVISIT_ID_SECRET``).
+    signing_key : SecretStr or None
+        Key of the HMAC-SHA256 with which ``revisit promote`` signs a version
+        (``$REVISIT_SIGNING_KEY``, at least 32 bytes; checked where it is used).
     mlflow_tracking_uri : str or None
         ``$MLFLOW_TRACKING_URI``; default ``sqlite:///<home>/mlflow.db``.
     model_name : str
@@ -37,6 +40,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("revisit-data"), validation_alias="REVISIT_HOME")
     id_secret: SecretStr | None = Field(default=None, validation_alias="REVISIT_ID_SECRET")
+    signing_key: SecretStr | None = Field(default=None, validation_alias="REVISIT_SIGNING_KEY")
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
     audit_only: Annotated[tuple[str, ...], NoDecode] = Field(

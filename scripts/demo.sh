@@ -14,6 +14,9 @@ export REVISIT_HOME="$HOME_DIR"
 # Demo-only key for pseudonymising households known only by an ID number. A deployment
 # sets its own secret; never reuse this one.
 export REVISIT_ID_SECRET=${REVISIT_ID_SECRET:-demo-secret-not-for-production}
+# Demo-only key with which `revisit promote` signs the champion and `revisit serve` checks it
+# (at least 32 bytes). A deployment sets its own secret; never reuse this one.
+export REVISIT_SIGNING_KEY=${REVISIT_SIGNING_KEY:-demo-signing-key-not-for-production-0123456789}
 export PYTHONWARNINGS=ignore
 
 declare -a STAGES=()
@@ -56,7 +59,7 @@ Next steps
   MLflow UI (runs, plots, model card, the champion alias):
       make mlflow-ui HOME_DIR=$HOME_DIR        then open http://127.0.0.1:5000
   The API with today's snapshot and the champion:
-      REVISIT_HOME=$HOME_DIR .venv/bin/revisit serve --port 8000
+      REVISIT_HOME=$HOME_DIR REVISIT_SIGNING_KEY=$REVISIT_SIGNING_KEY .venv/bin/revisit serve --port 8000
   Tokens created for you (shown once; keep them):
       officer of $TOWNSHIP:  $OFFICER
       analyst:               $ANALYST

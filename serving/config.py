@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,9 @@ class ServingSettings(BaseSettings):
         Registered model name (``$REVISIT_MODEL_NAME``); the ``champion`` alias is served.
     model_alias : str
         Alias of the served version (default ``champion``).
+    signing_key : SecretStr or None
+        ``$REVISIT_SIGNING_KEY``: only versions whose promotion signature checks
+        under this key are served (no key: nothing is served).
     as_of : date or None
         Snapshot as-of date override (``$REVISIT_AS_OF``); ``None`` means the day
         after the warehouse's latest ``recorded_at`` (Asia/Shanghai local midnight).
@@ -44,6 +47,7 @@ class ServingSettings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
     model_alias: str = Field(default="champion", validation_alias="REVISIT_MODEL_ALIAS")
+    signing_key: SecretStr | None = Field(default=None, validation_alias="REVISIT_SIGNING_KEY")
     as_of: date | None = Field(default=None, validation_alias="REVISIT_AS_OF")
     reload_interval_s: float = Field(
         default=0.0, ge=0.0, validation_alias="REVISIT_RELOAD_INTERVAL_S"

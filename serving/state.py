@@ -616,25 +616,35 @@ def default_change_probe(settings: ServingSettings) -> Hashable:
 
 
 def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
-    """Load the model under ``models:/<name>@<alias>`` with its version and run metrics.
+    """Load the version under ``models:/<name>@<alias>`` from its signed bundle, with its metrics.
+
+    The model is rebuilt from data (LightGBM's text model + JSON, see
+    :mod:`models.bundle`) only after the promotion signature of the version
+    checks under ``settings.signing_key`` (:mod:`models.signing`); nothing is
+    unpickled.
 
     Raises
     ------
     StateLoadError
-        When the registry, the version or its artifacts cannot be read.
+        When the registry, the version or its artifacts cannot be read, or the
+        version is unsigned or its signature does not check (the message says which).
     """
-    import mlflow
-
-    from models.pyfunc import mlflow_uris
+    from models.signing import SigningError, load_verified
 
     version = champion_version(settings)
     client = _mlflow_client(settings)
     try:
+        # The version the alias pointed to, pinned, so a concurrent promote cannot mix versions.
+        verified = load_verified(client, settings.model_name, version, settings.signing_key)
+    except SigningError as err:
+        raise StateLoadError(f"refused to serve: {err}") from err
+    except Exception as err:
+        raise StateLoadError(
+            f"could not load version {version!r} of {settings.model_name!r}: {type(err).__name__}"
+        ) from err
+    model = verified.model
+    try:
         mv = client.get_model_version(settings.model_name, version)
-        with mlflow_uris(settings.tracking_uri):
-            # The version the alias pointed to, pinned, so a concurrent promote cannot mix versions.
-            pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
-        model = pyfunc.unwrap_python_model().model
         metrics: dict[str, float] = {}
         params: dict[str, str] = {}
         if mv.run_id:
@@ -643,7 +653,8 @@ def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
             params = {k: str(v) for k, v in run.data.params.items()}
     except Exception as err:
         raise StateLoadError(
-            f"could not load version {version!r} of {settings.model_name!r}: {type(err).__name__}"
+            f"could not read the run of version {version!r} of {settings.model_name!r}: "
+            f"{type(err).__name__}"
         ) from err
     horizon = DEFAULT_HORIZON_DAYS
     for key in ("horizon_days", "features.horizon_days", "horizon"):

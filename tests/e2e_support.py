@@ -59,6 +59,10 @@ def revisit_exe() -> Path:
     return exe
 
 
+#: Signing key of the end-to-end homes (test-only; `revisit promote` signs, `serve` checks).
+E2E_SIGNING_KEY = "e2e-signing-key-not-secret-0123456789abcdef"
+
+
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment of a CLI subprocess: ``REVISIT_HOME=home``, no inherited MLflow store."""
     env = {
@@ -68,6 +72,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     }
     env["REVISIT_HOME"] = str(home)
     env["PYTHONIOENCODING"] = "utf-8"
+    env.setdefault("REVISIT_SIGNING_KEY", E2E_SIGNING_KEY)
     env.update(extra)
     return env
 

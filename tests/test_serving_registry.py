@@ -18,6 +18,7 @@ from features.asof import weekly_as_of_dates
 from features.build import build_features
 from models.pyfunc import log_model
 from models.risk_model import EscalationModel
+from models.signing import sign_version
 from revisit.cli import app as cli
 from serving.app import create_app
 from serving.auth import TokenStore
@@ -25,6 +26,8 @@ from serving.config import ServingSettings
 from tests.warehouse_factory import random_warehouse, write_warehouse
 
 NAME = "household-escalation"
+#: Test-only signing key (32 bytes or more): the champion is signed as `revisit promote` would.
+SIGNING_KEY = "test-signing-key-0123456789abcdef-0123"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             mlflow.log_metric("test_average_precision", 0.25)
             mlflow.log_param("horizon_days", 30)
             log_model(model, name="model", input_example=val.head(5), registered_model_name=NAME)
-        MlflowClient(settings.tracking_uri).set_registered_model_alias(NAME, "champion", "1")
+        client = MlflowClient(settings.tracking_uri)
+        sign_version(client, NAME, "1", SIGNING_KEY)
+        client.set_registered_model_alias(NAME, "champion", "1")
     finally:
         mlflow.set_tracking_uri(previous)
         if previous_env is None:
@@ -65,13 +70,18 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def registry_env(home: Path) -> dict[str, str | None]:
     """Environment of the CLI runs: the registry under ``home``."""
-    return {"MLFLOW_TRACKING_URI": settings_for(home).tracking_uri}
+    return {
+        "MLFLOW_TRACKING_URI": settings_for(home).tracking_uri,
+        "REVISIT_SIGNING_KEY": SIGNING_KEY,
+    }
 
 
 def settings_for(home: Path) -> ServingSettings:
     """Settings pointing at the registry under ``home`` whatever the environment says."""
     return ServingSettings(
-        home=home, mlflow_tracking_uri=f"sqlite:///{home.resolve() / 'mlflow.db'}"
+        home=home,
+        mlflow_tracking_uri=f"sqlite:///{home.resolve() / 'mlflow.db'}",
+        signing_key=SIGNING_KEY,
     )
 
 

@@ -80,7 +80,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         train = runner.invoke(
             app, ["train", "--home", str(home), "--config", str(home / "train.toml")]
         )
-        promote = runner.invoke(app, ["promote", "--home", str(home)])
+        promote = runner.invoke(
+            app,
+            ["promote", "--home", str(home)],
+            env={"REVISIT_SIGNING_KEY": "training-run-test-signing-key-0123456789"},
+        )
     uri = f"sqlite:///{home.resolve() / 'mlflow.db'}"
     yield {"home": home, "uri": uri, "train": train, "promote": promote}
 
@@ -182,6 +186,14 @@ def test_version_is_challenger_with_window_tags_and_promote_moves_champion(train
     mlflow.set_tracking_uri(trained["uri"])
     model = mlflow.pyfunc.load_model("models:/household-escalation@champion")
     assert model.unwrap_python_model().model.booster_ is not None
+    # the promoted version is signed over its serving bundle (data, no pickle)
+    from models.signing import SIGNATURE_TAG, load_verified
+
+    assert SIGNATURE_TAG in client.get_model_version("household-escalation", "1").tags
+    verified = load_verified(
+        client, "household-escalation", "1", "training-run-test-signing-key-0123456789"
+    )
+    assert verified.model.booster_.num_trees() > 0
 
 
 def test_empty_warehouse_is_a_plain_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

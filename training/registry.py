@@ -65,12 +65,20 @@ def _alias_version(client: object, model_name: str, alias: str) -> str | None:
         return None
 
 
+def _sign(client: object, model_name: str, version: str, signing_key: object | None) -> None:
+    """Sign the version before the alias moves (serving refuses unsigned versions)."""
+    from models.signing import sign_version
+
+    sign_version(client, model_name, version, signing_key)
+
+
 def promote(
     *,
     tracking_uri: str,
     model_name: str,
     version: str | int | None = None,
     metric: str = DEFAULT_METRIC,
+    signing_key: object | None = None,
 ) -> PromotionResult:
     """Move the ``champion`` alias to a version that beats the hand rule.
 
@@ -85,6 +93,9 @@ def promote(
     metric : str
         Test metric compared, logged by the run as ``test.lightgbm.<metric>``
         and ``test.hand_rule.<metric>``; default precision@k at the top 5 %.
+    signing_key : str, bytes, SecretStr or None
+        ``$REVISIT_SIGNING_KEY``: the promoted version is signed with it before the
+        alias moves (:func:`models.signing.sign_version`); serving loads only signed versions.
 
     Returns
     -------
@@ -96,6 +107,8 @@ def promote(
         No such model, version or challenger; the run lacks the metrics.
     PromotionRefused
         The version's test ``metric`` is not strictly above the hand rule's.
+    models.signing.SigningError
+        No signing key (or shorter than 32 bytes), or the version has no serving bundle.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -135,6 +148,7 @@ def promote(
             f"champion left unchanged"
         )
     previous = _alias_version(client, model_name, CHAMPION_ALIAS)
+    _sign(client, model_name, version, signing_key)
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
     logger.info("%s version %s is now %s (was %s)", model_name, version, CHAMPION_ALIAS, previous)
     return PromotionResult(

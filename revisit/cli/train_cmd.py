@@ -161,6 +161,7 @@ def register(app: typer.Typer) -> None:
     def _promote(settings: Any, version: int | None) -> None:
         from mlflow.exceptions import MlflowException
 
+        from models.signing import SigningError
         from training.registry import PromotionRefused, RegistryError
         from training.registry import promote as promote_version
 
@@ -169,7 +170,11 @@ def register(app: typer.Typer) -> None:
                 tracking_uri=settings.tracking_uri,
                 model_name=settings.model_name,
                 version=version,
+                signing_key=settings.signing_key,
             )
+        except SigningError as err:
+            fail(f"not promoted: {err}")
+            return
         except PromotionRefused as err:
             fail(f"refused: {err}", code=3)
             return
