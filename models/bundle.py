@@ -78,9 +78,7 @@ class ArrayCalibrator:
     def __init__(self, spec: dict[str, Any]) -> None:
         kind = spec.get("kind")
         if kind not in ("isotonic", "sigmoid", "none"):
-            raise BundleError(
-                f"calibration kind: expected isotonic, sigmoid or none, got {kind!r}"
-            )
+            raise BundleError(f"calibration kind: expected isotonic, sigmoid or none, got {kind!r}")
         self.method = str(kind)
         self.spec = spec
         if kind == "isotonic":
@@ -200,7 +198,9 @@ def bundle_hashes(directory: Path) -> dict[str, str]:
     for name in BUNDLE_FILES:
         path = directory / name
         if not path.is_file():
-            raise BundleError(f"expected the bundle file {name!r} in {str(directory)!r}, found none")
+            raise BundleError(
+                f"expected the bundle file {name!r} in {str(directory)!r}, found none"
+            )
         out[name] = file_sha256(path)
     return out
 

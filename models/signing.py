@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.bundle import BUNDLE_ARTIFACT_PATH, BUNDLE_FILES, BundleError, bundle_hashes, load_bundle
+from models.bundle import (
+    BUNDLE_ARTIFACT_PATH,
+    BUNDLE_FILES,
+    BundleError,
+    bundle_hashes,
+    load_bundle,
+)
 from models.risk_model import EscalationModel
 
 #: Version tags written by :func:`sign_version`.

@@ -41,8 +41,9 @@ stage "4. train, evaluate, register" \
   "$REVISIT" train --ground-truth "$EXPORTS/ground_truth"
 stage "5. promote the challenger" "$REVISIT" promote
 
-# The township with the most households in today's snapshot.
-TOWNSHIP=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['township']); print(f['township'].value_counts().index[0])" "$HOME_DIR/features/snapshot.parquet")
+# The township with the most households in today's snapshot, as its path.
+# Jurisdictions are paths (county/township): township names repeat across counties.
+TOWNSHIP=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print((f['county'] + '/' + f['township']).value_counts().index[0])" "$HOME_DIR/features/snapshot.parquet")
 stage "6. top 20 of $TOWNSHIP" "$REVISIT" rank --township "$TOWNSHIP" --limit 20
 
 OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)

@@ -53,7 +53,7 @@ DB_COLUMNS: tuple[str, ...] = (
 COLUMNS: tuple[str, ...] = (*DB_COLUMNS, "at_local")
 
 #: Outcomes of an audited read.
-OUTCOMES: tuple[str, ...] = ("ok", "forbidden", "not_found")
+OUTCOMES: tuple[str, ...] = ("ok", "forbidden", "not_found", "ambiguous")
 
 #: Time zone of the ``at_local`` export column.
 LOCAL_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")

@@ -60,8 +60,8 @@ class User:
 
     @property
     def unrestricted(self) -> bool:
-        """Analysts and admins see every jurisdiction; officers only their own."""
-        return self.role in ("analyst", "admin")
+        """Admins, and analysts without a jurisdiction, see every place; others only their own."""
+        return self.role == "admin" or (self.role == "analyst" and self.level is None)
 
 
 def hash_token(token: str) -> str:

@@ -19,6 +19,14 @@ class UnknownJurisdiction(ServingError):
     """A county, township or village name that the snapshot does not contain."""
 
 
+class AmbiguousJurisdiction(ServingError):
+    """A bare name (or path tail) that several places share; ``candidates`` are their paths."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
 class UnknownHousehold(ServingError):
     """A household id that the snapshot does not contain (or that the caller may not see)."""
 

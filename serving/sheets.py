@@ -163,6 +163,7 @@ def content_disposition(level: str, jurisdiction: str, as_of: date, ext: str) ->
     """``attachment`` header with an ASCII fallback and a UTF-8 file name (RFC 6266)."""
     from urllib.parse import quote
 
-    name = f"revisit_{level}_{jurisdiction}_{as_of.isoformat()}.{ext}"
+    place = jurisdiction.replace("/", "-")  # a path: no folder separators in a file name
+    name = f"revisit_{level}_{place}_{as_of.isoformat()}.{ext}"
     ascii_name = f"revisit_{level}_{as_of.isoformat()}.{ext}"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -25,12 +25,14 @@ import pandas as pd
 
 from serving.config import ServingSettings
 from serving.errors import (
+    AmbiguousJurisdiction,
     ScoringInputError,
     StateLoadError,
     StateNotReady,
     UnknownHousehold,
     UnknownJurisdiction,
 )
+from warehouse import jurisdictions as places
 from warehouse.contract import (
     DEFAULT_HORIZON_DAYS,
     FEATURE_DAYS_SINCE_LAST_VISIT,
@@ -340,23 +342,17 @@ class ServingState:
         self.risk_bands = bands
         self.global_rank = global_rank
 
+        # Rankings per place, keyed by full path (county/township/village): names repeat.
+        self._paths = {lvl: places.path_column(frame, lvl) for lvl in LEVELS}
         self._orders: dict[str, dict[str, np.ndarray]] = {}
-        self._parents: dict[str, dict[str, dict[str, frozenset[str]]]] = {}
         for lvl in LEVELS:
-            codes, names = pd.factorize(self._jur[lvl][order], sort=False)
+            codes, names = pd.factorize(self._paths[lvl][order], sort=False)
             by_code = np.argsort(codes, kind="stable")
             positions = order[by_code]
             counts = np.bincount(codes, minlength=len(names))
             splits = np.split(positions, np.cumsum(counts)[:-1]) if len(names) else []
             self._orders[lvl] = {str(name): part for name, part in zip(names, splits, strict=True)}
-        for i, lvl in enumerate(LEVELS):
-            parents: dict[str, dict[str, frozenset[str]]] = {}
-            coarser = LEVELS[:i]
-            if coarser:
-                pairs = frame[[lvl, *coarser]].astype(str).drop_duplicates()
-                for name, group in pairs.groupby(lvl, sort=False):
-                    parents[str(name)] = {c: frozenset(group[c]) for c in coarser}
-            self._parents[lvl] = parents
+        self._places = {lvl: places.PlaceIndex(lvl, self._orders[lvl]) for lvl in LEVELS}
 
         self._reasons: OrderedDict[tuple[str, str, str], list[Any]] = OrderedDict()
         self._reasons_lock = threading.Lock()
@@ -386,11 +382,36 @@ class ServingState:
         return len(self.household_ids)
 
     def jurisdictions(self, level: str) -> list[str]:
-        """Names of the jurisdictions of ``level`` present in the snapshot, sorted."""
-        return sorted(self._orders[level])
+        """Full paths of the jurisdictions of ``level`` present in the snapshot, sorted."""
+        return list(self._places[level].paths)
+
+    def resolve(self, level: str, text: str) -> str:
+        """The full path of the one ``level`` place that ``text`` names (path, tail or bare name).
+
+        Raises
+        ------
+        UnknownJurisdiction
+            When ``level`` is unknown or no place matches.
+        AmbiguousJurisdiction
+            When several places match; ``candidates`` lists their paths.
+        """
+        if level not in self._places:
+            raise UnknownJurisdiction(f"expected a level in {LEVELS!r}, got {level!r}")
+        try:
+            return self._places[level].resolve(text)
+        except places.AmbiguousPlace as err:
+            raise AmbiguousJurisdiction(str(err), err.candidates) from err
+        except places.UnknownPlace as err:
+            raise UnknownJurisdiction(f"no {level} named {text!r} in the snapshot") from err
 
     def ranking(self, level: str, name: str) -> np.ndarray:
         """Row positions of a jurisdiction's households in ranking order.
+
+        Parameters
+        ----------
+        level : {"county", "township", "village"}
+        name : str
+            Full path of the place (see :meth:`resolve`).
 
         Raises
         ------
@@ -405,19 +426,15 @@ class ServingState:
             raise UnknownJurisdiction(f"no {level} named {name!r} in the snapshot") from err
 
     def contains(self, outer_level: str, outer_name: str, level: str, name: str) -> bool:
-        """Whether jurisdiction (``level``, ``name``) lies wholly inside (``outer_level``, ``outer_name``).
+        """Whether place (``level``, ``name``) lies within (``outer_level``, ``outer_name``).
 
-        Containment follows the snapshot's county > township > village hierarchy;
-        a name that occurs under several parents is inside only when all are the outer one.
+        Both are full paths; containment is path prefix (county > township > village).
         """
-        if outer_level not in LEVELS or level not in LEVELS:
-            return False
-        if LEVELS.index(level) < LEVELS.index(outer_level):
-            return False
-        if level == outer_level:
-            return name == outer_name
-        parents = self._parents[level].get(name)
-        return parents is not None and parents[outer_level] == frozenset({outer_name})
+        return places.contains(outer_level, outer_name, level, name)
+
+    def path_of(self, level: str, position: int) -> str:
+        """Full path of the ``level`` place of the household at ``position``."""
+        return str(self._paths[level][position])
 
     def position(self, household_id: str) -> int:
         """Row position of a household.
@@ -436,8 +453,8 @@ class ServingState:
         return int(loc)
 
     def household_in(self, level: str, name: str, position: int) -> bool:
-        """Whether the household at ``position`` lies in jurisdiction (``level``, ``name``)."""
-        return level in self._jur and self._jur[level][position] == name
+        """Whether the household at ``position`` lies in the place (``level``, full path ``name``)."""
+        return level in self._paths and self._paths[level][position] == name
 
     def row(self, position: int, rank: int) -> Row:
         """The list row of the household at ``position``, shown with ``rank`` (1-based)."""

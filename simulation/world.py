@@ -29,7 +29,9 @@ Households (ASSUMPTIONS, plausible for rural Guizhou)
 -----------------------------------------------------
 * Nine county-level units weighted by resident population (7th census,
   rounded; Xingyi largest): ``COUNTIES``.  Townships and villages are
-  synthetic names; each village has a lognormal effect (sigma 0.35) on
+  synthetic names, unique within a county, but 8 % of townships and 12 % of
+  villages share their name with one in another county
+  (``TOWNSHIP_REPEAT_SHARE``, ``VILLAGE_REPEAT_SHARE``); each village has a lognormal effect (sigma 0.35) on
   dispute onsets.
 * Household type mix ``HOUSEHOLD_TYPE_PROBS`` (left-behind and migrant-worker
   households are common in the prefecture).
@@ -356,6 +358,42 @@ def _names(
     return out
 
 
+#: Share of townships and of villages that carry the name of one in another county (names
+#: such as 城关镇, 新华村 or 红星村 recur across a real prefecture), so that a bare name is
+#: ambiguous and jurisdictions must be paths. ASSUMPTION: a plausible rate, not measured.
+TOWNSHIP_REPEAT_SHARE = 0.08
+VILLAGE_REPEAT_SHARE = 0.12
+
+
+def _repeat_across_counties(names: list[str], county_of: np.ndarray, share: float) -> list[str]:
+    """Give every ``1/share``-th place the name of a place in another county.
+
+    Deterministic (no draw from the run's generator, so every other part of the
+    world is what it was): place ``i`` with ``i % step == step // 2`` takes the
+    name of the first place from ``i + k // 2`` on (cyclically) that lies in
+    another county and whose name is not used in ``i``'s county yet. Names stay
+    unique within a county (hence within a township).
+    """
+    k = len(names)
+    step = max(1, round(1.0 / share)) if share > 0 else 0
+    if k < 2 or step == 0:
+        return list(names)
+    out = list(names)
+    used: dict[int, set[str]] = {}
+    for i, name in enumerate(out):
+        used.setdefault(int(county_of[i]), set()).add(name)
+    for i in range(step // 2, k, step):
+        own = int(county_of[i])
+        for t in range(k):
+            j = (i + k // 2 + t) % k
+            if int(county_of[j]) != own and out[j] not in used[own]:
+                used[own].discard(out[i])
+                out[i] = out[j]
+                used[own].add(out[j])
+                break
+    return out
+
+
 def build_world(config: SimulationConfig, rng: np.random.Generator) -> World:
     """Draw the prefecture: counties, townships, villages, officers, households.
 
@@ -386,6 +424,10 @@ def build_world(config: SimulationConfig, rng: np.random.Generator) -> World:
     )
     village_township.sort()
     village_names = _names(rng, n_villages, _VILLAGE_SYLLABLES, ("村", "村", "村", "社区"))
+    township_names = _repeat_across_counties(township_names, township_county, TOWNSHIP_REPEAT_SHARE)
+    village_names = _repeat_across_counties(
+        village_names, township_county[village_township], VILLAGE_REPEAT_SHARE
+    )
 
     county = rng.choice(len(COUNTIES), size=n, p=weights)
     # a household's township: uniform among its county's townships; village: among the township's

@@ -123,7 +123,17 @@ def cases(
     features_file = root / "snapshot.parquet"
     run_cli(["features", "--as-of", AS_OF, "--out", str(features_file)], home, env=env)
     ranked = run_cli(
-        ["rank", "--village", village, "--limit", "500", "--format", "json", "--as-of", AS_OF],
+        [
+            "rank",
+            "--village",
+            f"{county}/{township}/{village}",
+            "--limit",
+            "500",
+            "--format",
+            "json",
+            "--as-of",
+            AS_OF,
+        ],
         home,
         env=env,
     )

@@ -54,7 +54,17 @@ def ranked_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     )
     run_cli(["ingest", *map(str, cases)], home, env=env)
     out = run_cli(
-        ["rank", "--village", village, "--limit", "500", "--format", "json", "--as-of", AS_OF],
+        [
+            "rank",
+            "--village",
+            f"{county}/{township}/{village}",
+            "--limit",
+            "500",
+            "--format",
+            "json",
+            "--as-of",
+            AS_OF,
+        ],
         home,
         env=env,
     )

@@ -51,7 +51,8 @@ class Jurisdictions:
     """Two townships of different counties and a household of each."""
 
     county_a: str
-    township_a: str
+    township_a: str  # a path, county/township: township names repeat across counties
+    township_a_name: str
     household_a: str
     township_b: str
     household_b: str
@@ -83,13 +84,16 @@ def places(trained_prefecture: TrainedPrefecture) -> Jurisdictions:  # noqa: F81
     )
     a = sizes.iloc[0]
     b = sizes[sizes["county"] != a["county"]].iloc[0]
-    hh_a = sorted(latest.loc[latest["township"] == a["township"], "household_id"])[0]
-    hh_b = sorted(latest.loc[latest["township"] == b["township"], "household_id"])[0]
+    in_a = (latest["county"] == a["county"]) & (latest["township"] == a["township"])
+    in_b = (latest["county"] == b["county"]) & (latest["township"] == b["township"])
+    hh_a = sorted(latest.loc[in_a, "household_id"])[0]
+    hh_b = sorted(latest.loc[in_b, "household_id"])[0]
     return Jurisdictions(
         county_a=str(a["county"]),
-        township_a=str(a["township"]),
+        township_a=f"{a['county']}/{a['township']}",
+        township_a_name=str(a["township"]),
         household_a=str(hh_a),
-        township_b=str(b["township"]),
+        township_b=f"{b['county']}/{b['township']}",
         household_b=str(hh_b),
     )
 
@@ -144,7 +148,8 @@ def test_priority_list_is_ranked_scoped_and_reasoned(
     scores = [it["score"] for it in items]
     assert all(a >= b for a, b in zip(scores, scores[1:], strict=False)), scores
     assert all(0.0 <= s <= 1.0 for s in scores)
-    assert {it["township"] for it in items} == {places.township_a}
+    assert {it["township"] for it in items} == {places.township_a_name}
+    assert {it["county"] for it in items} == {places.county_a}
     for it in items:
         # the officer's default list (top 20) and every banded household say why; further
         # down, a low-band household may have no feature that raises its risk to show
@@ -170,7 +175,7 @@ def test_officer_sees_only_their_township(
     )
     own = client.get(f"/v1/households/{places.household_a}", headers=officer_a.headers)
     assert own.status_code == 200, own.text
-    assert own.json()["township"] == places.township_a
+    assert own.json()["township"] == places.township_a_name
     assert own.json()["model_version"] == "1"
     # no token, or a made-up one: 401 before anything is read
     anonymous = client.get("/v1/priority-list", params={"township": places.township_a})

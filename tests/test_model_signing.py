@@ -157,7 +157,9 @@ def registry(
     visits, incidents = random_warehouse(7, n_households=120, days=200, n_villages=3)
     write_warehouse(home, visits, incidents)
     start = pd.Timestamp("2024-03-04", tz="Asia/Shanghai")
-    table = build_features(visits, incidents, weekly_as_of_dates(start, start + pd.Timedelta(days=120)))
+    table = build_features(
+        visits, incidents, weekly_as_of_dates(start, start + pd.Timedelta(days=120))
+    )
     table = table[table["label"].notna()]
     cut = table["as_of"].quantile(0.6)
     train, val = table[table["as_of"] <= cut], table[table["as_of"] > cut]
@@ -193,7 +195,9 @@ def _settings(home: Path, key: str | None = KEY) -> ServingSettings:
     )
 
 
-def _register_hostile(home: Path, experiment: str, marker: Path, *, copy_bundle_from: str | None) -> str:
+def _register_hostile(
+    home: Path, experiment: str, marker: Path, *, copy_bundle_from: str | None
+) -> str:
     """Register a version whose pyfunc pickle writes ``marker``; return its version number."""
     uri = f"sqlite:///{home.resolve() / 'mlflow.db'}"
     saved_uri = mlflow.get_tracking_uri()
@@ -270,7 +274,9 @@ def test_a_copied_signature_or_an_altered_artifact_is_refused(
     sign_version(client, NAME, copied, KEY)
     assert load_verified(client, NAME, copied, KEY).version == copied
     run_id = client.get_model_version(NAME, copied).run_id
-    stored = next((home / "mlartifacts").rglob(f"{run_id}/artifacts/{BUNDLE_ARTIFACT_PATH}/{BOOSTER_FILE}"))
+    stored = next(
+        (home / "mlartifacts").rglob(f"{run_id}/artifacts/{BUNDLE_ARTIFACT_PATH}/{BOOSTER_FILE}")
+    )
     stored.write_text(stored.read_text(encoding="utf-8").replace("leaf_value=", "leaf_value=1", 1))
     with pytest.raises(SigningError, match="does not match"):
         load_verified(client, NAME, copied, KEY)

@@ -44,6 +44,12 @@ def tokens(home: Path) -> dict[str, str]:
         "officer", level="village", jurisdiction="Nanpan", label="np post"
     )
     out["analyst"], _ = store.issue("analyst", label="analysis desk")
+    out["county_analyst"], _ = store.issue(
+        "analyst", level="county", jurisdiction="Anlong", label="anlong desk"
+    )
+    out["path_officer"], _ = store.issue(
+        "officer", level="village", jurisdiction="Anlong/Zhaodi/Xinzhai", label="xz post"
+    )
     out["admin"], _ = store.issue("admin", label="ops")
     return out
 
@@ -117,7 +123,11 @@ SCOPE_CASES = [
     ("county_officer", "village=Bajie", 200),
     ("county_officer", "county=Anlong", 403),
     ("county_officer", "township=Zhaodi", 403),
-    ("county_officer", "village=Xinzhai", 403),  # name shared with a village of Anlong
+    ("county_officer", "village=Xinzhai", 422),  # name shared with a village of Anlong
+    ("county_officer", "village=Xingyi/Dingxiao/Xinzhai", 200),  # the path names one
+    ("county_officer", "village=Dingxiao/Xinzhai", 200),  # so does a tail of it
+    ("county_officer", "village=Anlong/Zhaodi/Xinzhai", 403),
+    ("county_officer", "township=Xingyi/Dingxiao", 200),
     ("township_officer", "township=Dingxiao", 200),
     ("township_officer", "village=Bajie", 200),
     ("township_officer", "county=Xingyi", 403),
@@ -127,7 +137,14 @@ SCOPE_CASES = [
     ("village_officer", "village=Bajie", 403),
     ("village_officer", "township=Wanfenglin", 403),
     ("analyst", "county=Anlong", 200),
-    ("analyst", "village=Xinzhai", 200),
+    ("analyst", "village=Xinzhai", 422),
+    ("analyst", "village=Anlong/Zhaodi/Xinzhai", 200),
+    ("village_officer", "village=Xinzhai", 403),  # both namesakes lie outside Nanpan
+    ("county_analyst", "county=Anlong", 200),  # an analyst's --county is enforced
+    ("county_analyst", "county=Xingyi", 403),
+    ("county_analyst", "village=Xingyi/Dingxiao/Xinzhai", 403),
+    ("path_officer", "village=Anlong/Zhaodi/Xinzhai", 200),  # token holds the path
+    ("path_officer", "village=Xingyi/Dingxiao/Xinzhai", 403),  # not the namesake's list
     ("admin", "township=Haizi", 200),
     ("analyst", "township=Nowhere", 404),
     ("township_officer", "township=Nowhere", 403),
@@ -142,7 +159,25 @@ def test_list_scope_per_role_and_jurisdiction(
     assert r.status_code == expected, r.text
     if expected == 200:
         level, name = query.split("=")
-        assert {it[level] for it in r.json()["items"]} == {name}
+        items = r.json()["items"]
+        assert {it[level] for it in items} == {name.split("/")[-1]}
+        if "/" in name:  # a path: only that place's households, not its namesakes'
+            parts = name.split("/")
+            levels = ["county", "township", "village"][
+                : ["county", "township", "village"].index(level) + 1
+            ]
+            assert {tuple(it[lv] for lv in levels[-len(parts) :]) for it in items} == {tuple(parts)}
+    if expected == 422:  # candidates: the namesakes the token may see (all, for an analyst)
+        detail = r.json()["detail"]
+        seen = (
+            ["Xingyi/Dingxiao/Xinzhai"]
+            if who == "county_officer"
+            else [
+                "Anlong/Zhaodi/Xinzhai",
+                "Xingyi/Dingxiao/Xinzhai",
+            ]
+        )
+        assert sorted(detail["candidates"]) == seen
 
 
 HOUSEHOLD_CASES = [
@@ -155,6 +190,11 @@ HOUSEHOLD_CASES = [
     ("village_officer", "H00001", 404),
     ("analyst", "H00060", 200),
     ("admin", "H00060", 200),
+    # Xingyi/Dingxiao/Xinzhai = H00001..H00008, Anlong/Zhaodi/Xinzhai = H00033..H00040
+    ("path_officer", "H00033", 200),
+    ("path_officer", "H00001", 404),  # the namesake village's household
+    ("county_analyst", "H00040", 200),
+    ("county_analyst", "H00001", 404),
 ]
 
 
@@ -362,7 +402,7 @@ def test_every_list_and_household_read_writes_an_audit_row(
         token.split("_")[1],
         "officer",
         "township",
-        "Zhaodi",
+        "Anlong/Zhaodi",  # the audit names the place by its path
         "/v1/priority-list?format=json",
         "[]",
     )
@@ -371,7 +411,7 @@ def test_every_list_and_household_read_writes_an_audit_row(
         token_id,
         "officer",
         "township",
-        "Dingxiao",
+        "Xingyi/Dingxiao",
         "/v1/priority-list?format=json",
     )
     assert json.loads(rows[0][5]) == [it["household_id"] for it in body["items"]]

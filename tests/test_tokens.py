@@ -122,7 +122,7 @@ def test_cli_issue_prints_the_token_once_and_revoke_disables_it(tmp_path: Path) 
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rv_")
     store = TokenStore(tmp_path / "tokens.json")
-    assert store.authenticate(token).jurisdiction == "T1"
+    assert store.authenticate(token).jurisdiction == "C1/T1"  # tokens hold the path
     token_id = token.split("_")[1]
     revoked = runner.invoke(app, ["token", "revoke", token_id, "--home", str(tmp_path)])
     assert revoked.exit_code == 0, revoked.output

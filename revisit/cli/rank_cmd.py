@@ -115,8 +115,12 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         county: str | None = typer.Option(None, "--county", help="County name."),
-        township: str | None = typer.Option(None, "--township", help="Township name."),
-        village: str | None = typer.Option(None, "--village", help="Village name."),
+        township: str | None = typer.Option(
+            None, "--township", help="Township: 县/乡镇, or a name only one township has."
+        ),
+        village: str | None = typer.Option(
+            None, "--village", help="Village: 县/乡镇/村, or a name only one village has."
+        ),
         limit: int = typer.Option(
             20, "--limit", min=1, max=500, help="Households to list (1–500)."
         ),
@@ -136,7 +140,7 @@ def register(app: typer.Typer) -> None:
         Every run is written to the audit log (role ``cli``, your OS account).
         """
         from serving.config import ServingSettings
-        from serving.errors import ServingError, UnknownJurisdiction
+        from serving.errors import AmbiguousJurisdiction, ServingError, UnknownJurisdiction
         from serving.listing import priority_list
         from serving.sheets import sheet_title, to_csv, to_xlsx
         from serving.state import load_state
@@ -176,6 +180,16 @@ def register(app: typer.Typer) -> None:
             fail(str(err))
             return
         model_version, state_as_of = state.model_info.version, state.as_of_day
+        try:
+            name = state.resolve(level, name)  # the full path: names repeat across counties
+        except AmbiguousJurisdiction as err:
+            _audit(settings, level, name, [], model_version, state_as_of, "ambiguous")
+            fail(f"{err}. Candidates:\n  " + "\n  ".join(err.candidates))
+            return
+        except UnknownJurisdiction:
+            _audit(settings, level, name, [], model_version, state_as_of, "not_found")
+            fail(f"no {level} named {name!r} in the snapshot")
+            return
         try:
             body = priority_list(state, level, name, limit=limit, offset=0, lang=lang)  # type: ignore[arg-type]
         except UnknownJurisdiction:

@@ -22,23 +22,28 @@ def _tokens_path(home: Path | None) -> Path:
 
 
 def known_jurisdictions(home: Path, level: str) -> list[str]:
-    """Sorted ``level`` names (county, township or village) of the warehouse's visits.
+    """Sorted full paths (``county/township/village``) of the ``level`` places of the visits.
 
     Read with :func:`warehouse.store.read_visits`; empty when there are no visits.
     """
+    from warehouse.jurisdictions import LEVELS, path_column
     from warehouse.store import read_visits
 
     visits = read_visits(home)
-    if len(visits) == 0 or level not in visits.columns:
+    columns = list(LEVELS[: LEVELS.index(level) + 1])
+    if len(visits) == 0 or any(c not in visits.columns for c in columns):
         return []
-    return sorted({str(v) for v in visits[level].dropna().unique()})
+    return sorted({str(p) for p in path_column(visits[columns].dropna(), level)})
 
 
 def unknown_name_message(level: str, name: str, known: list[str]) -> str:
     """Refusal of an unknown jurisdiction with the closest known names suggested (difflib)."""
     import difflib
 
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    tails = {p.rsplit("/", 1)[-1]: p for p in known}
+    close = [
+        tails.get(c, c) for c in difflib.get_close_matches(name, [*known, *tails], n=3, cutoff=0.6)
+    ]
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"no {level} named {name!r} in the warehouse ({len(known)} {level} names known){hint}"
 
@@ -54,8 +59,12 @@ def register(app: typer.Typer) -> None:
             ..., "--name", help="Label: the unit or service the token is for."
         ),
         county: str | None = typer.Option(None, "--county", help="Jurisdiction: a county."),
-        township: str | None = typer.Option(None, "--township", help="Jurisdiction: a township."),
-        village: str | None = typer.Option(None, "--village", help="Jurisdiction: a village."),
+        township: str | None = typer.Option(
+            None, "--township", help="Jurisdiction: a township, as 县/乡镇 or an unambiguous name."
+        ),
+        village: str | None = typer.Option(
+            None, "--village", help="Jurisdiction: a village, as 县/乡镇/村 or an unambiguous name."
+        ),
         force: bool = typer.Option(
             False,
             "--force",
@@ -93,8 +102,15 @@ def register(app: typer.Typer) -> None:
                     f"{str(warehouse_home)!r} has no visits yet (run revisit ingest first, "
                     "or pass --force to issue the token anyway)"
                 )
-            if known and jurisdiction not in known:
-                fail(unknown_name_message(level, jurisdiction, known))
+            if known:
+                from warehouse.jurisdictions import AmbiguousPlace, PlaceIndex, UnknownPlace
+
+                try:  # tokens hold the full path: names repeat across the prefecture
+                    jurisdiction = PlaceIndex(level, known).resolve(jurisdiction)
+                except AmbiguousPlace as err:
+                    fail(f"{err}. Candidates:\n  " + "\n  ".join(err.candidates))
+                except UnknownPlace:
+                    fail(unknown_name_message(level, jurisdiction, known))
         path = _tokens_path(home)
         try:
             with locked_home(_serving_home(home), wait):

@@ -13,6 +13,7 @@ from serving.deps import AuditDep, LanguageDep, StateDep, reasons_out
 from serving.errors import UnknownHousehold
 from serving.listing import as_count, round_days
 from serving.schemas import HouseholdOut
+from serving.scope import may_see_household
 from serving.state import ServingState
 
 router = APIRouter(prefix="/v1", tags=["households"])
@@ -20,8 +21,8 @@ router = APIRouter(prefix="/v1", tags=["households"])
 _NOT_FOUND = "no such household in your jurisdiction"
 
 
-def _rank_within(state: ServingState, level: str, name: str, position: int) -> int:
-    ranking = state.ranking(level, name)
+def _rank_within(state: ServingState, level: str, position: int) -> int:
+    ranking = state.ranking(level, state.path_of(level, position))
     hits = np.flatnonzero(ranking == position)
     return int(hits[0]) + 1
 
@@ -74,11 +75,7 @@ def get_household(
         # The asked id is not stored: it is no household's, and may be anything typed.
         audit_read([], "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND) from err
-    if not user.unrestricted and not (
-        user.level is not None
-        and user.jurisdiction is not None
-        and state.household_in(user.level, user.jurisdiction, position)
-    ):
+    if not may_see_household(state, user, position):
         # Answered like an unknown id, audited as what it is: a read outside the scope.
         audit_read([household_id], "forbidden")
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND)
@@ -92,9 +89,9 @@ def get_household(
         village=row.village,
         score=row.score,
         risk_band=row.risk_band,  # type: ignore[arg-type]
-        rank_in_village=_rank_within(state, "village", row.village, position),
-        rank_in_township=_rank_within(state, "township", row.township, position),
-        rank_in_county=_rank_within(state, "county", row.county, position),
+        rank_in_village=_rank_within(state, "village", position),
+        rank_in_township=_rank_within(state, "township", position),
+        rank_in_county=_rank_within(state, "county", position),
         reasons=reasons_out(reasons, lang),
         days_since_last_visit=round_days(row.days_since_last_visit),
         open_disputes=as_count(row.open_disputes),

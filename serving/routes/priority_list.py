@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from serving.audit import AuditEvent, AuditLog
 from serving.auth import CurrentUser, User, check_jurisdiction
 from serving.deps import AcceptLanguageHeader, current_state
-from serving.errors import ForbiddenError, UnknownJurisdiction
+from serving.errors import AmbiguousJurisdiction, ForbiddenError, UnknownJurisdiction
 from serving.listing import cached_page, priority_list, render_page
+from serving.scope import may_see, token_scope_or_none
 from serving.schemas import MAX_LIST_LIMIT, Language, PriorityList, preferred_language
 from serving.sheets import content_disposition, sheet_title, to_csv, to_xlsx
 from serving.state import ServingState
@@ -31,6 +32,7 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
         200: {"content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}}},
         401: {"description": "No or invalid bearer token."},
         403: {"description": "Jurisdiction outside the token's."},
+        422: {"description": "A name that several places share (candidates listed)."},
         404: {"description": "No such jurisdiction in the snapshot."},
         503: {"description": "No scored snapshot loaded yet."},
     },
@@ -48,8 +50,10 @@ async def get_priority_list(
 ) -> PriorityList | Response:
     """Households of one county, township or village, highest risk first, with reasons.
 
-    Exactly one of ``county``, ``township``, ``village`` must be given. Officers
-    may ask only for their jurisdiction or one inside it. ``format=csv|xlsx``
+    Exactly one of ``county``, ``township``, ``village`` must be given, as the
+    place's path (``township=兴仁市/城南街道``) or a bare name that only one
+    place has (an ambiguous name answers 422 with the candidate paths). Officers,
+    and analysts issued with a jurisdiction, may ask only for their place or one inside it. ``format=csv|xlsx``
     returns the early-warning notice (预警提示单) as a sheet.
     """
     # Hot path: a cached JSON page is answered on the event loop; building a page
@@ -67,15 +71,38 @@ async def get_priority_list(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"give exactly one of county, township or village; got {sorted(given) or 'none'}",
         )
-    ((level, name),) = given.items()
+    ((level, asked),) = given.items()
     info = state.model_info
     try:
-        allowed = user.unrestricted or (
-            user.level is not None
-            and user.jurisdiction is not None
-            and state.contains(user.level, user.jurisdiction, level, name)
-        )
-        check_jurisdiction(user, allowed)
+        name = state.resolve(level, asked)  # the full path: names repeat across the prefecture
+    except AmbiguousJurisdiction as err:
+        # A confined token learns only of the candidates inside its own place.
+        visible = [c for c in err.candidates if may_see(state, user, level, c)]
+        if not visible:
+            _audit(request, user, state, level, asked, format, "[]", "forbidden")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this {level} is outside your jurisdiction"
+            ) from err
+        _audit(request, user, state, level, asked, format, "[]", "ambiguous")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "message": f"the {level} name {asked!r} is ambiguous: give its path",
+                "candidates": visible,
+            },
+        ) from err
+    except UnknownJurisdiction as err:
+        if token_scope_or_none(state, user) is not None:  # no probing of what exists elsewhere
+            _audit(request, user, state, level, asked, format, "[]", "forbidden")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this {level} is outside your jurisdiction"
+            ) from err
+        _audit(request, user, state, level, asked, format, "[]", "not_found")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no {level} named {asked!r} in the snapshot"
+        ) from err
+    try:
+        check_jurisdiction(user, may_see(state, user, level, name))
         if format == "json":
             page = cached_page(state, level, name, limit=limit, offset=offset, lang=lang)
             if page is None:
