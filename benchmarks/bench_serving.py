@@ -130,7 +130,6 @@ def _serve(args: argparse.Namespace) -> int:
     settings = ServingSettings(
         home=Path(args.home) if args.home else Path(args.workdir),
         tokens_path=Path(args.workdir) / "tokens.json",
-        audit_db_path=Path(args.workdir) / "audit.db",
     )
 
     def loader(s: ServingSettings) -> ServingState:

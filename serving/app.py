@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from serving.audit import AuditLog
+from serving.audit_middleware import AuditMiddleware
 from serving.auth import TokenStore
 from serving.config import ServingSettings
 from serving.errors import (
@@ -74,7 +75,7 @@ def create_app(
         else (default_change_probe if state_loader is None else None)
     )
     holder = StateHolder(settings, loader, probe)
-    audit = AuditLog(settings.audit_db)
+    audit = AuditLog(settings.audit_db, busy_timeout_s=settings.audit_busy_timeout_s)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -122,6 +123,8 @@ def create_app(
         return _internal(request, exc)
 
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    # Outermost: bodies bounded before parsing; every /v1 answer waits for its durable audit row.
+    app.add_middleware(AuditMiddleware, audit=audit, max_body_bytes=settings.max_body_bytes)
     return app
 
 

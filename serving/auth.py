@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from serving.audit_middleware import note_user
 from serving.errors import AuthError, ForbiddenError, TokenStoreError
 
 logger = logging.getLogger(__name__)
@@ -276,13 +277,15 @@ class BearerUser(HTTPBearer):
             )
         store: TokenStore = request.app.state.tokens
         try:
-            return store.authenticate(credentials.credentials)
+            user = store.authenticate(credentials.credentials)
         except AuthError as err:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "invalid or revoked bearer token",
                 headers=_UNAUTHORIZED_HEADERS,
             ) from err
+        note_user(user)  # for the audit row of a request refused later (e.g. 403 by role)
+        return user
 
 
 get_current_user = BearerUser(description="`Authorization: Bearer rv_<id>_<secret>`")

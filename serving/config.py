@@ -30,8 +30,14 @@ class ServingSettings(BaseSettings):
         after the warehouse's latest ``recorded_at`` (Asia/Shanghai local midnight).
     reload_interval_s : float
         Seconds between checks for a new champion or a changed warehouse; ``0`` = off.
-    tokens_path, audit_db_path : Path or None
-        Override ``<home>/tokens.json`` and ``<home>/audit.db``.
+    tokens_path : Path or None
+        Overrides ``<home>/tokens.json``. (The audit log is always ``<home>/audit.db``:
+        its location comes from the home alone, so no variable can divert it.)
+    audit_busy_timeout_s : float
+        Seconds an audit write waits for another writer's lock before the read is refused (503).
+    max_body_bytes : int
+        Largest request body accepted (bytes, default 1 MiB); larger ones answer 413
+        before anything is parsed.
     reasons_top_k : int
         Number of reasons shown per household.
     reasons_cache_size : int
@@ -53,7 +59,8 @@ class ServingSettings(BaseSettings):
         default=0.0, ge=0.0, validation_alias="REVISIT_RELOAD_INTERVAL_S"
     )
     tokens_path: Path | None = Field(default=None, validation_alias="REVISIT_TOKENS_FILE")
-    audit_db_path: Path | None = Field(default=None, validation_alias="REVISIT_AUDIT_DB")
+    audit_busy_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    max_body_bytes: int = Field(default=2**20, ge=1024, validation_alias="REVISIT_MAX_BODY_BYTES")
     reasons_top_k: int = Field(default=3, ge=1, le=10)
     reasons_cache_size: int = Field(default=200_000, ge=0)
     page_cache_bytes: int = Field(
@@ -85,5 +92,5 @@ class ServingSettings(BaseSettings):
 
     @property
     def audit_db(self) -> Path:
-        """Path of the SQLite audit log (``<home>/audit.db`` unless overridden)."""
-        return self.audit_db_path if self.audit_db_path is not None else self.home / "audit.db"
+        """Path of the SQLite audit log: always ``<home>/audit.db``."""
+        return self.home / "audit.db"
