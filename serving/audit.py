@@ -46,8 +46,8 @@ import os
 import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path

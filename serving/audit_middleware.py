@@ -93,8 +93,18 @@ class AuditMiddleware:
         pending: dict[str, object] = {}
         token = PENDING.set(pending) if audited else None
         started = {"done": False, "refused": False}
+        over = {"body": False}
 
         async def send_audited(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and over["body"] and not started["done"]:
+                # the app saw a body cut at the limit (and failed to parse it): answer 413
+                started["refused"] = True
+                await _respond_through(send_audited_start, 413, self._too_large())
+                started["done"] = True
+                return
+            await send_audited_start(message)
+
+        async def send_audited_start(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 if audited:
                     try:
@@ -112,8 +122,8 @@ class AuditMiddleware:
                 started["done"] = True
                 await send(message)
             elif message["type"] == "http.response.body":
-                if not started["refused"]:
-                    await send(message)
+                if not started["refused"] or message.get("_revisit_own"):
+                    await send({k: v for k, v in message.items() if k != "_revisit_own"})
             else:
                 await send(message)
 
@@ -123,10 +133,11 @@ class AuditMiddleware:
                 await _respond_through(send_audited, *refusal)
                 return
             try:
-                await self.app(scope, self._bounded(receive), send_audited)
+                await self.app(scope, self._bounded(receive, over), send_audited)
             except BodyTooLarge:
                 if not started["done"]:
-                    await _respond_through(send_audited, 413, self._too_large())
+                    over["body"] = True
+                    await send_audited({"type": "http.response.start", "status": 413})
         finally:
             if token is not None:
                 PENDING.reset(token)
@@ -157,7 +168,8 @@ class AuditMiddleware:
                 return 415, f"expected Content-Type application/json, got {content_type!r}"
         return None
 
-    def _bounded(self, receive: Any) -> Any:
+    def _bounded(self, receive: Any, over: dict[str, bool]) -> Any:
+        """``receive`` that stops a body at the limit: the rest is never read or buffered."""
         limit = self.max_body_bytes
         seen = {"n": 0}
 
@@ -166,6 +178,7 @@ class AuditMiddleware:
             if message["type"] == "http.request":
                 seen["n"] += len(message.get("body", b""))
                 if seen["n"] > limit:
+                    over["body"] = True
                     raise BodyTooLarge()
             return message
 
@@ -195,7 +208,9 @@ class AuditMiddleware:
         route = scope.get("route")
         endpoint = getattr(route, "path", None) or "unmatched"
         return AuditEvent.make(
-            token_id=str(getattr(user, "token_id", None) or presented_token_id(scope["headers"]) or "-"),
+            token_id=str(
+                getattr(user, "token_id", None) or presented_token_id(scope["headers"]) or "-"
+            ),
             role=str(getattr(user, "role", None) or "-"),
             level=getattr(user, "level", None),
             jurisdiction=getattr(user, "jurisdiction", None),
@@ -215,7 +230,8 @@ def note_user(user: object) -> None:
         pending["user"] = user
 
 
-async def _plain(send: Any, status: int, detail: str) -> None:
+async def _plain(send: Any, status: int, detail: str, *, own: bool = False) -> None:
+    """Send a small JSON answer; ``own`` marks its body as ours for the audited ``send``."""
     body = json.dumps({"detail": detail}).encode("utf-8")
     await send(
         {
@@ -228,8 +244,11 @@ async def _plain(send: Any, status: int, detail: str) -> None:
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    message: dict[str, Any] = {"type": "http.response.body", "body": body}
+    if own:
+        message["_revisit_own"] = True
+    await send(message)
 
 
 async def _respond_through(send: Any, status: int, detail: str) -> None:
-    await _plain(send, status, detail)
+    await _plain(send, status, detail, own=True)

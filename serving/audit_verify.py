@@ -87,9 +87,7 @@ def verify(path: Path) -> ChainReport:
         if stored_hash is None:
             problem = "has no hash although earlier rows have (inserted without the chain)"
         elif stored_prev != prev:
-            problem = (
-                "does not follow the row before it (a row before it was deleted or inserted)"
-            )
+            problem = "does not follow the row before it (a row before it was deleted or inserted)"
         elif row_hash(prev, values) != stored_hash:
             problem = "does not match its hash (the row was altered)"
         if problem is not None:

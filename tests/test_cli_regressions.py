@@ -7,9 +7,10 @@ empty home is the point.
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
+import os
+import pwd
 import re
 import socket
 from collections.abc import Iterator
@@ -52,7 +53,12 @@ def rank(home: Path, *args: str) -> tuple[int, str, str]:
 
 # ------------------------------------------------------------------ audit
 @pytest.mark.usefixtures("fake_state")
-def test_rank_writes_an_audit_row_with_the_operator_account(tmp_path: Path) -> None:
+def test_rank_writes_an_audit_row_with_the_operator_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # $USER and $LOGNAME are anyone's to set: the row names the account of the process's uid
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
     code, out, err = rank(tmp_path, "--township", "Dingxiao", "--limit", "4", "--format", "json")
     assert code == 0, err
     body = json.loads(out)
@@ -63,8 +69,8 @@ def test_rank_writes_an_audit_row_with_the_operator_account(tmp_path: Path) -> N
         "cli:rank",
         "ok",
     )
-    assert row["label"] == getpass.getuser()
-    assert (row["level"], row["jurisdiction"]) == ("township", "Dingxiao")
+    assert row["label"] == pwd.getpwuid(os.geteuid()).pw_name != "mallory"
+    assert (row["level"], row["jurisdiction"]) == ("township", "Xingyi/Dingxiao")
     assert json.loads(str(row["household_ids"])) == [it["household_id"] for it in body["items"]]
     assert (row["model_version"], row["as_of"]) == ("7", "2026-11-30")
 

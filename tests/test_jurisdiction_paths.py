@@ -90,7 +90,7 @@ def test_token_issue_refuses_an_ambiguous_name_and_stores_the_path(tmp_path: Pat
     args = ["token", "issue", "--role", "officer", "--name", "unit", "--home", str(home)]
     refused = CliRunner().invoke(app, [*args, "--village", village])
     assert refused.exit_code == 1
-    assert "ambiguous" in refused.output and f"C1/" in refused.output and "C2/" in refused.output
+    assert "ambiguous" in refused.output and "C1/" in refused.output and "C2/" in refused.output
     assert not (home / "tokens.json").exists()
     path = next(p for p in refused.output.split() if p.startswith("C2/") and p.endswith(village))
     ok = CliRunner().invoke(app, [*args, "--village", path])

@@ -43,13 +43,19 @@ CLI_ENDPOINT = "cli:rank"
 
 
 def _operator() -> str:
-    """The OS account running the command (an operator, not a resident)."""
-    import getpass
+    """The OS account running the command (an operator, not a resident).
 
+    Read from the password database by the process's effective uid, never from
+    ``$USER``/``$LOGNAME`` (which anyone can set); ``uid <n>`` when the uid has no entry.
+    """
+    import os
+    import pwd
+
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name in the environment or the password database
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _audit(
@@ -64,7 +70,7 @@ def _audit(
     """Write the audit row of this run and wait until it is stored (exit 1 if it cannot be)."""
     from serving.audit import AuditError, AuditEvent, AuditLog
 
-    log = AuditLog(settings.audit_db, linger_s=0.0)
+    log = AuditLog(settings.audit_db)
     try:
         log.start()
         log.record(

@@ -13,8 +13,8 @@ from serving.auth import CurrentUser, User, check_jurisdiction
 from serving.deps import AcceptLanguageHeader, current_state
 from serving.errors import AmbiguousJurisdiction, ForbiddenError, UnknownJurisdiction
 from serving.listing import cached_page, priority_list, render_page
-from serving.scope import may_see, token_scope_or_none
 from serving.schemas import MAX_LIST_LIMIT, Language, PriorityList, preferred_language
+from serving.scope import may_see, token_scope_or_none
 from serving.sheets import content_disposition, sheet_title, to_csv, to_xlsx
 from serving.state import ServingState
 
