@@ -9,6 +9,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+#: Shortest ``REVISIT_ID_SECRET`` accepted (bytes of its UTF-8 encoding).
+MIN_SECRET_BYTES = 32
+
+
 class Settings(BaseSettings):
     """Process-wide settings, built once in the entry point and passed down.
 
@@ -20,7 +24,8 @@ class Settings(BaseSettings):
         ``mlartifacts/``, ``audit.db`` and ``tokens.json``.
     id_secret : SecretStr or None
         Key of the HMAC-SHA256 that turns a household head's ID number into a
-        pseudonymous ``household_id`` (``$REVISIT_ID_SECRET``).
+        pseudonymous ``household_id`` (``$REVISIT_ID_SECRET``); at least 32 bytes,
+        a shorter one is refused.
     signing_key : SecretStr or None
         Key of the HMAC-SHA256 with which ``revisit promote`` signs a version
         (``$REVISIT_SIGNING_KEY``, at least 32 bytes; checked where it is used).
@@ -46,6 +51,19 @@ class Settings(BaseSettings):
     audit_only: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="REVISIT_AUDIT_ONLY"
     )
+
+    @field_validator("id_secret")
+    @classmethod
+    def _long_enough_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a key shorter than 32 bytes (an HMAC key that short can be guessed)."""
+        if value is not None:
+            n = len(value.get_secret_value().encode("utf-8"))
+            if n < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"REVISIT_ID_SECRET is too short: expected at least {MIN_SECRET_BYTES} bytes, "
+                    f"got {n} (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+        return value
 
     @field_validator("audit_only", mode="before")
     @classmethod

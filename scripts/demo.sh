@@ -13,7 +13,7 @@ PY=.venv/bin/python
 export REVISIT_HOME="$HOME_DIR"
 # Demo-only key for pseudonymising households known only by an ID number. A deployment
 # sets its own secret; never reuse this one.
-export REVISIT_ID_SECRET=${REVISIT_ID_SECRET:-demo-secret-not-for-production}
+export REVISIT_ID_SECRET=${REVISIT_ID_SECRET:-demo-id-secret-not-for-production-0123456789}
 # Demo-only key with which `revisit promote` signs the champion and `revisit serve` checks it
 # (at least 32 bytes). A deployment sets its own secret; never reuse this one.
 export REVISIT_SIGNING_KEY=${REVISIT_SIGNING_KEY:-demo-signing-key-not-for-production-0123456789}

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from serving.audit import AuditLog
@@ -23,6 +24,7 @@ from serving.errors import (
     ServingError,
     StateLoadError,
     StateNotReady,
+    TokenStoreError,
     UnknownHousehold,
     UnknownJurisdiction,
 )
@@ -38,6 +40,7 @@ _STATUS_OF: tuple[tuple[type[ServingError], int, str], ...] = (
     (UnknownHousehold, 404, "no such household in your jurisdiction"),
     (UnknownJurisdiction, 404, "no such jurisdiction in the snapshot"),
     (ForbiddenError, 403, "outside your jurisdiction"),
+    (TokenStoreError, 503, "the tokens file cannot be read; an administrator must repair it"),
 )
 
 
@@ -92,7 +95,8 @@ def create_app(
             holder.stop_watcher()
             audit.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets served from the installed package (fastapi-offline), no CDN.
+    app = FastAPIOffline(
         title="Revisit",
         version="0.1.0",
         description="Ranked, explained lists of households for community police to revisit first.",

@@ -12,6 +12,8 @@
   (401, 403 by role, 413, 415, 422 validation, ``/v1/model``, ``/v1/score``),
   and waits until it is durable. Only then are the status line and body sent.
   If the row cannot be written, the client gets 503 and none of the answer.
+* Every ``/v1`` answer carries ``Cache-Control: no-store`` (lists, sheets and
+  households name households at risk: no browser or proxy may keep them).
 
 A 401 row carries the presented token's id when the token has the
 ``rv_<8 hex>_...`` form (the id is not secret; the rest is never stored).
@@ -120,6 +122,13 @@ class AuditMiddleware:
                         started["done"] = True
                         return
                 started["done"] = True
+                if audited:  # lists, sheets and households must not sit in caches
+                    headers = [
+                        (k, v)
+                        for k, v in message.get("headers", [])
+                        if k.lower() != b"cache-control"
+                    ]
+                    message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
                 await send(message)
             elif message["type"] == "http.response.body":
                 if not started["refused"] or message.get("_revisit_own"):
@@ -163,9 +172,12 @@ class AuditMiddleware:
         if length is not None and length > self.max_body_bytes:
             return 413, self._too_large()
         has_body = (length or 0) > 0 or any(n.lower() == b"transfer-encoding" for n, _ in headers)
-        if scope.get("method") in ("POST", "PUT", "PATCH") and has_body:
-            if content_type not in _JSON_TYPES:
-                return 415, f"expected Content-Type application/json, got {content_type!r}"
+        if (
+            scope.get("method") in ("POST", "PUT", "PATCH")
+            and has_body
+            and content_type not in _JSON_TYPES
+        ):
+            return 415, f"expected Content-Type application/json, got {content_type!r}"
         return None
 
     def _bounded(self, receive: Any, over: dict[str, bool]) -> Any:

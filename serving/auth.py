@@ -3,12 +3,15 @@
 Token format: ``rv_<token_id>_<secret>`` where ``token_id`` is 8 hex digits and
 ``secret`` comes from :func:`secrets.token_urlsafe`. The file keeps, per token,
 ``token_id``, ``sha256`` (hex digest of the whole token), ``role``, ``level``,
-``jurisdiction``, ``label``, ``created`` (UTC ISO) and ``revoked`` (UTC ISO or null).
+``jurisdiction`` (a full path, county/township/village), ``label``, ``created``
+(UTC ISO), ``revoked`` (UTC ISO or null) and ``expires`` (UTC ISO; 180 days after
+issue by default; null: never, as for tokens issued before expiry existed).
 The plain token is shown once, at issue, and never stored or logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -17,8 +20,9 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +51,41 @@ class TokenRecord:
     label: str
     created: str
     revoked: str | None = None
+    expires: str | None = None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the token has passed its expiry (UTC; tokens without one never expire)."""
+        if not self.expires:
+            return False
+        moment = now if now is not None else datetime.now(UTC)
+        try:
+            return moment >= datetime.fromisoformat(self.expires)
+        except ValueError:
+            return True  # an unreadable expiry is no licence to use the token
+
+
+#: Validity of a new token unless ``--expires`` says otherwise (days).
+DEFAULT_TOKEN_DAYS = 180
+
+
+def parse_validity(text: str) -> timedelta:
+    """A token validity such as ``90d``, ``12w`` or ``180`` (days) as a ``timedelta``.
+
+    Raises
+    ------
+    ValueError
+        When the text is not a positive number of days (``d``) or weeks (``w``).
+    """
+    raw = str(text).strip().lower()
+    unit = 7 if raw.endswith("w") else 1
+    number = raw[:-1] if raw[-1:] in ("d", "w") else raw
+    try:
+        count = int(number)
+    except ValueError as err:
+        raise ValueError(f"expected a validity such as 90d or 12w, got {text!r}") from err
+    if count < 1 or count * unit > 3660:
+        raise ValueError(f"expected a validity of 1 day to 10 years, got {text!r}")
+    return timedelta(days=count * unit)
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,8 @@ class TokenStore:
             raise AuthError("unknown bearer token")
         if record.revoked:
             raise AuthError("revoked bearer token")
+        if record.expired():
+            raise AuthError("expired bearer token")
         return User(
             token_id=record.token_id,
             role=record.role,
@@ -144,6 +185,16 @@ class TokenStore:
         )
 
     # ---------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """Serialise this process's writers of the tokens file.
+
+        Across processes, the ``revisit token`` commands hold the home lock
+        (``warehouse.home.locked_home``) around every write.
+        """
+        with self._lock:
+            yield
+
     def _write(self, records: dict[str, TokenRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"tokens": [asdict(r) for r in records.values()]}
@@ -164,6 +215,7 @@ class TokenStore:
         level: str | None = None,
         jurisdiction: str | None = None,
         label: str,
+        valid_for: timedelta | None = timedelta(days=DEFAULT_TOKEN_DAYS),
     ) -> tuple[str, TokenRecord]:
         """Create a token and store its hash.
 
@@ -176,6 +228,8 @@ class TokenStore:
             Name of the jurisdiction at ``level``.
         label : str
             Who or what the token is for (a unit or service name; avoid personal names).
+        valid_for : timedelta or None
+            Validity from now (default 180 days); ``None``: never expires.
 
         Returns
         -------
@@ -203,12 +257,13 @@ class TokenStore:
             )
         if not label.strip():
             raise ValueError("expected a non-empty label, got an empty one")
-        with self._lock:
+        with self._writer_lock():
             records = dict(self._read())
             token_id = secrets.token_hex(4)
             while token_id in records:
                 token_id = secrets.token_hex(4)
             token = f"{TOKEN_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+            now = datetime.now(UTC)
             record = TokenRecord(
                 token_id=token_id,
                 sha256=hash_token(token),
@@ -216,7 +271,8 @@ class TokenStore:
                 level=level,
                 jurisdiction=jurisdiction,
                 label=label,
-                created=datetime.now(UTC).isoformat(timespec="seconds"),
+                created=now.isoformat(timespec="seconds"),
+                expires=(now + valid_for).isoformat(timespec="seconds") if valid_for else None,
             )
             records[token_id] = record
             self._write(records)
@@ -232,7 +288,7 @@ class TokenStore:
         KeyError
             When no token has this id.
         """
-        with self._lock:
+        with self._writer_lock():
             records = dict(self._read())
             if token_id not in records:
                 raise KeyError(f"no token with id {token_id!r}")

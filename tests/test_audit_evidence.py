@@ -244,3 +244,33 @@ def test_score_with_a_non_json_content_type_is_415(
         headers={**h(tokens["analyst"]), "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 415 and "application/json" in r.json()["detail"]
+
+
+def test_lists_sheets_and_households_are_never_cached(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    for url in (LIST, LIST + "&format=csv", LIST + "&format=xlsx", "/v1/households/H00001"):
+        r = client.get(url, headers=h(tokens["officer"]))
+        assert r.status_code == 200, (url, r.text)
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_readyz_tells_anonymous_callers_only_whether_it_is_ready(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz", headers=h(tokens["officer"])).json() == {"status": "ready"}
+    detailed = client.get("/readyz", headers=h(tokens["admin"])).json()
+    assert detailed["model_version"] == "7" and detailed["n_households"] > 0
+
+
+def test_docs_are_served_without_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "jsdelivr" not in page.text and "unpkg" not in page.text
+    assets = [u for u in ("swagger-ui-bundle.js", "swagger-ui.css") if u in page.text]
+    assert len(assets) == 2
+    for line in page.text.split('"'):
+        if line.endswith((".js", ".css")):
+            assert line.startswith("/"), line
+            assert client.get(line).status_code == 200

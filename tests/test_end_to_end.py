@@ -221,9 +221,7 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["status"] == "ready"
-    assert ready.json()["model_version"] == "1"
-    assert ready.json()["n_households"] > 3500
+    assert ready.json() == {"status": "ready"}  # anonymous: no version, counts or errors
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert "revisit_http_requests_total" in metrics.text

@@ -588,7 +588,8 @@ def test_failed_reload_keeps_the_old_state_and_readyz_reports_it(
         r = c.post("/v1/admin/reload", headers=auth(tokens["admin"]))
         assert r.status_code == 503
         assert "previous state keeps serving" in r.json()["detail"]
-        ready = c.get("/readyz")
+        assert c.get("/readyz").json() == {"status": "ready"}  # anonymous: ready or not, only
+        ready = c.get("/readyz", headers=auth(tokens["admin"]))
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded"
         assert "broken on purpose" in ready.json()["last_reload_error"]
@@ -616,7 +617,9 @@ def test_no_state_at_start_is_503_on_readyz_and_lists(home: Path, tokens: dict[s
         raise RuntimeError("registry down")
 
     with TestClient(create_app(settings_for(home), state_loader=loader)) as c:
-        r = c.get("/readyz")
+        anonymous = c.get("/readyz")
+        assert anonymous.status_code == 503 and anonymous.json() == {"status": "not ready"}
+        r = c.get("/readyz", headers=auth(tokens["admin"]))
         assert r.status_code == 503 and "registry down" in r.json()["last_reload_error"]
         assert c.get("/healthz").status_code == 200
         lst = c.get("/v1/priority-list?county=Xingyi", headers=auth(tokens["analyst"]))

@@ -87,8 +87,9 @@ def settings_for(home: Path) -> ServingSettings:
 
 def test_api_serves_the_registered_champion_on_the_warehouse_snapshot(home: Path) -> None:
     token, _ = TokenStore(home / "tokens.json").issue("analyst", label="desk")
+    admin, _ = TokenStore(home / "tokens.json").issue("admin", label="ops")
     with TestClient(create_app(settings_for(home))) as client:
-        ready = client.get("/readyz").json()
+        ready = client.get("/readyz", headers={"Authorization": f"Bearer {admin}"}).json()
         assert ready["status"] == "ready", ready
         assert ready["model_version"] == "1" and ready["n_households"] > 100
         h = {"Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"}

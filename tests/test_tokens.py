@@ -33,7 +33,7 @@ def test_tokens_file_stores_only_the_hash_never_the_token(tmp_path: Path) -> Non
     assert token.split("_", 2)[2] not in text
     saved = json.loads(text)["tokens"][0]
     assert saved["sha256"] == hash_token(token) == record.sha256
-    assert saved | {"created": None} == {
+    assert saved | {"created": None, "expires": None} == {
         "token_id": record.token_id,
         "sha256": record.sha256,
         "role": "officer",
@@ -42,6 +42,7 @@ def test_tokens_file_stores_only_the_hash_never_the_token(tmp_path: Path) -> Non
         "label": "dx",
         "created": None,
         "revoked": None,
+        "expires": None,
     }
 
 
@@ -165,7 +166,7 @@ def test_cli_issue_refuses_a_jurisdiction_the_warehouse_lacks_and_suggests_close
     assert "no township named 'NoSuchPlace'" in result.output
     assert not (tmp_path / "tokens.json").exists()
     typo = CliRunner().invoke(app, issue_args(tmp_path, "--village", "V1x"))
-    assert typo.exit_code == 1 and "did you mean" in typo.output and "'V1'" in typo.output
+    assert typo.exit_code == 1 and "did you mean" in typo.output and "'C1/T1/V1'" in typo.output
     analyst = CliRunner().invoke(app, issue_args(tmp_path, "--county", "C9", role="analyst"))
     assert analyst.exit_code == 1 and "no county named 'C9'" in analyst.output
 
@@ -185,3 +186,92 @@ def test_cli_issue_refuses_an_officer_token_without_jurisdiction(tmp_path: Path)
     result = CliRunner().invoke(app, issue_args(warehouse_home(tmp_path)))
     assert result.exit_code == 1 and "needs a jurisdiction" in result.output
     assert not (tmp_path / "tokens.json").exists()
+
+
+def test_tokens_expire_after_their_validity_and_list_shows_expiry_and_last_use(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from serving.auth import parse_validity
+
+    assert parse_validity("90d") == timedelta(days=90) == parse_validity("90")
+    assert parse_validity("2w") == timedelta(days=14)
+    for bad in ("0d", "-3d", "soon", "99999d"):
+        with pytest.raises(ValueError):
+            parse_validity(bad)
+    store = TokenStore(tmp_path / "tokens.json")
+    token, record = store.issue("analyst", label="desk")
+    created = datetime.fromisoformat(record.created)
+    assert datetime.fromisoformat(str(record.expires)) - created == timedelta(days=180)
+    assert not record.expired()
+    assert record.expired(created + timedelta(days=180, seconds=1))
+    short, _ = store.issue("analyst", label="short", valid_for=timedelta(seconds=-1))
+    with pytest.raises(AuthError, match="expired"):
+        store.authenticate(short)
+    assert store.authenticate(token).role == "analyst"
+    _, forever = store.issue("admin", label="ops", valid_for=None)
+    assert forever.expires is None and not forever.expired(datetime.now(UTC) + timedelta(days=9999))
+
+    runner = CliRunner()
+    issued = runner.invoke(
+        app,
+        [
+            "token",
+            "issue",
+            "--role",
+            "analyst",
+            "--name",
+            "q",
+            "--expires",
+            "90d",
+            "--home",
+            str(tmp_path),
+        ],
+    )
+    assert issued.exit_code == 0 and "expires" in issued.stderr
+    listed = runner.invoke(app, ["token", "list", "--home", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    assert record.token_id in listed.stdout and "expired" in listed.stdout
+    assert token not in listed.stdout
+    bad = runner.invoke(
+        app,
+        [
+            "token",
+            "issue",
+            "--role",
+            "analyst",
+            "--name",
+            "q",
+            "--expires",
+            "soon",
+            "--home",
+            str(tmp_path),
+        ],
+    )
+    assert bad.exit_code == 2
+
+
+def test_a_corrupt_tokens_file_answers_503_in_plain_words(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from tests.test_serving_support import fake_loader, settings_for
+
+    token, _ = TokenStore(tmp_path / "tokens.json").issue("analyst", label="desk")
+    (tmp_path / "tokens.json").write_text("{not json", encoding="utf-8")
+    with TestClient(create_app(settings_for(tmp_path), state_loader=fake_loader())) as client:
+        r = client.get("/v1/model", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 503
+    assert r.json() == {"detail": "the tokens file cannot be read; an administrator must repair it"}
+
+
+def test_a_short_id_secret_is_refused_in_plain_words(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["ingest", str(tmp_path), "--home", str(tmp_path)],
+        env={"REVISIT_ID_SECRET": "short-secret"},
+    )
+    assert result.exit_code == 1
+    assert "REVISIT_ID_SECRET is too short: expected at least 32 bytes, got 12" in result.output
+    assert "short-secret" not in result.output and "Traceback" not in result.output

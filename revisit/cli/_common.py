@@ -18,8 +18,19 @@ HomeOption = typer.Option(
 
 
 def settings_for(home: Path | None) -> Settings:
-    """Build the process's settings from the environment and the ``--home`` option."""
-    return Settings().with_home(home)
+    """Build the process's settings from the environment and the ``--home`` option.
+
+    A bad setting (e.g. ``REVISIT_ID_SECRET`` shorter than 32 bytes) exits 1 with
+    the setting's name and the reason, never a traceback.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings().with_home(home)
+    except ValidationError as err:
+        first = err.errors()[0]
+        fail(f"bad setting {first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}")
+        raise  # unreachable: fail() exits
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -15,6 +15,9 @@ import typer
 from revisit.cli._common import HomeOption, fail
 
 
+OutOption = typer.Option(None, "--out", help="Write to this file, not stdout.")
+
+
 def register(app: typer.Typer) -> None:
     """Add the command group to the CLI app."""
     group = typer.Typer(
@@ -27,7 +30,7 @@ def register(app: typer.Typer) -> None:
             None, "--since", help="Only rows from this UTC date or time on (YYYY-MM-DD[THH:MM])."
         ),
         fmt: str = typer.Option("csv", "--format", help="csv, jsonl or xlsx (xlsx needs --out)."),
-        out: Path | None = typer.Option(None, "--out", help="Write to this file, not stdout."),
+        out: Path | None = OutOption,
         home: Path | None = HomeOption,
     ) -> None:
         """Print the audit rows, answered and refused reads, API and ``revisit rank`` alike.

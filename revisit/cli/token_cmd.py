@@ -1,4 +1,4 @@
-"""`revisit token issue|revoke`: bearer tokens of the API (only their hashes are stored)."""
+"""`revisit token issue|list|revoke`: bearer tokens of the API (only their hashes are stored)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
         village: str | None = typer.Option(
             None, "--village", help="Jurisdiction: a village, as 县/乡镇/村 or an unambiguous name."
         ),
+        expires: str = typer.Option(
+            "180d", "--expires", help="Validity: 90d, 12w, … (default 180 days) or 'never'."
+        ),
         force: bool = typer.Option(
             False,
             "--force",
@@ -78,9 +81,15 @@ def register(app: typer.Typer) -> None:
         The jurisdiction must be a county, township or village of the warehouse;
         an empty warehouse refuses too, unless ``--force``.
         """
-        from serving.auth import TokenStore
+        from serving.auth import TokenStore, parse_validity
         from serving.errors import TokenStoreError
 
+        valid_for = None
+        if expires.strip().lower() != "never":
+            try:
+                valid_for = parse_validity(expires)
+            except ValueError as err:
+                raise typer.BadParameter(str(err), param_hint="--expires") from err
         given = [
             (lvl, v)
             for lvl, v in (("county", county), ("township", township), ("village", village))
@@ -115,13 +124,16 @@ def register(app: typer.Typer) -> None:
         try:
             with locked_home(_serving_home(home), wait):
                 token, record = TokenStore(path).issue(
-                    role, level=level, jurisdiction=jurisdiction, label=name
+                    role, level=level, jurisdiction=jurisdiction, label=name, valid_for=valid_for
                 )
         except (ValueError, TokenStoreError) as err:
             fail(str(err))
             return
         scope = f"{record.level} {record.jurisdiction}" if record.level else "all jurisdictions"
-        typer.echo(f"token id {record.token_id}: role {record.role}, {scope} ({path})", err=True)
+        until = f"expires {record.expires}" if record.expires else "never expires"
+        typer.echo(
+            f"token id {record.token_id}: role {record.role}, {scope}, {until} ({path})", err=True
+        )
         typer.echo("Keep this token now; it is not stored and cannot be shown again:", err=True)
         typer.echo(token)
 
@@ -146,4 +158,55 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(f"revoked token {record.token_id} ({record.role}, {record.label})")
 
+    @group.command("list")
+    def list_tokens(home: Path | None = HomeOption) -> None:
+        """List tokens: id, role, jurisdiction, label, expiry, last use (from the audit log)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from serving.auth import TokenStore
+        from serving.errors import TokenStoreError
+
+        try:
+            records = TokenStore(_tokens_path(home)).records()
+        except TokenStoreError as err:
+            fail(str(err))
+            return
+        last_use = _last_use(home)
+        table = Table(title=f"{len(records)} tokens")
+        for column in ("id", "role", "jurisdiction", "label", "expires", "last use", "state"):
+            table.add_column(column)
+        for r in sorted(records.values(), key=lambda r: r.created):
+            state = "revoked" if r.revoked else ("expired" if r.expired() else "active")
+            table.add_row(
+                r.token_id,
+                r.role,
+                f"{r.level} {r.jurisdiction}" if r.level else "all",
+                r.label,
+                r.expires or "never",
+                last_use.get(r.token_id, "never"),
+                state,
+            )
+        Console(width=160).print(table)
+
     app.add_typer(group, name="token")
+
+
+def _last_use(home: Path | None) -> dict[str, str]:
+    """Latest audit time (UTC) per token id; empty when there is no audit log yet."""
+    import sqlite3
+
+    from serving.config import ServingSettings
+
+    path = ServingSettings().with_overrides(home=home).audit_db
+    if not path.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT token_id, MAX(at) FROM audit GROUP BY token_id").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
+    return {str(t): str(at) for t, at in rows}

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.deps import HolderDep
+from serving.errors import AuthError, TokenStoreError
 from serving.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
@@ -18,10 +19,34 @@ async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
+def _is_admin(request: Request) -> bool:
+    """Whether the request carries a valid admin bearer token (no error otherwise)."""
+    header = request.headers.get("authorization", "")
+    if not header[:7].lower() == "bearer ":
+        return False
+    try:
+        user = request.app.state.tokens.authenticate(header[7:].strip())
+    except (AuthError, TokenStoreError):
+        return False
+    return bool(user.role == "admin")
+
+
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
-def readyz(holder: HolderDep) -> ReadyOut | JSONResponse:
-    """200 while a scored snapshot serves (with a warning after a failed reload), else 503."""
+def readyz(request: Request, holder: HolderDep) -> ReadyOut | JSONResponse:
+    """200 while a scored snapshot serves, else 503.
+
+    Anonymous callers (load balancers) learn only ``status``; with an admin bearer
+    token the answer adds the model version, snapshot, load time and, after a
+    failed reload, why it failed (the previous state keeps serving: ``degraded``).
+    """
     state = holder.state
+    if not _is_admin(request):
+        status = "not ready" if state is None else "ready"
+        body = ReadyOut(status=status)
+        return JSONResponse(
+            body.model_dump(mode="json", exclude_none=True),
+            status_code=503 if state is None else 200,
+        )
     if state is None:
         body = ReadyOut(
             status="not ready",
