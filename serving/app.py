@@ -132,6 +132,15 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """App factory of a ``revisit serve --workers N`` worker: settings from the environment.
+
+    Called in each worker process after it started, so the model is loaded there.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(ServingSettings())
+
+
 #: Largest ``input`` (characters of JSON) a 422 echoes back; larger ones are left out.
 MAX_ECHOED_INPUT_CHARS = 200
 

@@ -189,7 +189,9 @@ class RunningServer:
     log: Path
 
 
-def start_server(home: Path, log: Path, *, ready_timeout: float = 120.0) -> RunningServer:
+def start_server(
+    home: Path, log: Path, *extra: str, ready_timeout: float = 120.0
+) -> RunningServer:
     """Start ``revisit serve`` on a free port and wait until ``/readyz`` answers 200.
 
     Raises
@@ -201,11 +203,12 @@ def start_server(home: Path, log: Path, *, ready_timeout: float = 120.0) -> Runn
     port = free_port()
     out = log.open("w", encoding="utf-8")
     process = subprocess.Popen(
-        [str(revisit_exe()), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(revisit_exe()), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=cli_env(home),
         stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: workers can be stopped with it
     )
     out.close()
     server = RunningServer(process=process, base_url=f"http://127.0.0.1:{port}", log=log)

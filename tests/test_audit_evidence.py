@@ -274,3 +274,18 @@ def test_docs_are_served_without_a_cdn(client: TestClient) -> None:
         if line.endswith((".js", ".css")):
             assert line.startswith("/"), line
             assert client.get(line).status_code == 200
+
+
+def test_files_a_command_writes_under_the_home_are_0600(tmp_path: Path) -> None:
+    from tests.data.make_samples import EXPORTS
+
+    saved = os.umask(0o022)  # a permissive shell umask: the command must not rely on it
+    try:
+        result = CliRunner().invoke(cli, ["ingest", str(EXPORTS), "--home", str(tmp_path)])
+    finally:
+        os.umask(saved)
+    assert result.exit_code == 0, result.output
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files)
+    loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert all(mode == "0o600" for mode in loose.values()), loose

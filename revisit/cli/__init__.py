@@ -23,6 +23,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _private_files() -> None:
+    """Files that Revisit creates under the home are readable by their owner only (0600).
+
+    Set per command, in the entry point (never at import): the process's umask makes
+    every file a command creates (warehouse, quarantine, features, ``mlflow.db``,
+    MLflow artifacts, logs, audit log, tokens) 0600 and every folder 0700.
+    """
+    import os
+
+    os.umask(0o077)
+
+
 for _module in (
     simulate_cmd,
     ingest_cmd,

@@ -1,8 +1,17 @@
-"""`revisit serve`: run the HTTP API with uvicorn (one worker)."""
+"""`revisit serve`: run the HTTP API with uvicorn (one worker, or ``--workers N`` processes).
+
+With several workers uvicorn spawns fresh processes (``spawn``, not ``fork``):
+each imports the app factory :func:`serving.app.app_from_environment` and loads
+the champion and snapshot itself, so no LightGBM/OpenMP state crosses a fork.
+The command line's overrides reach the workers as environment variables. Every
+worker audits into the same ``<home>/audit.db``; the hash chain is extended
+under SQLite's write lock, so the workers' rows form one chain.
+"""
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +71,9 @@ def register(app: typer.Typer) -> None:
         home: Path | None = HomeOption,
         as_of: datetime | None = AsOfOption,
         reload_interval: float | None = ReloadIntervalOption,
+        workers: int = typer.Option(
+            1, "--workers", min=1, max=64, help="Worker processes (each loads the model itself)."
+        ),
         access_log: bool = typer.Option(
             False,
             "--access-log/--no-access-log",
@@ -84,13 +96,31 @@ def register(app: typer.Typer) -> None:
         if reload_interval is not None:
             settings = settings.model_copy(update={"reload_interval_s": reload_interval})
         typer.echo(
-            f"Revisit API on http://{host}:{port} (docs at /docs); home {settings.home}", err=True
+            f"Revisit API on http://{host}:{port} (docs at /docs); home {settings.home}"
+            + (f"; {workers} workers" if workers > 1 else ""),
+            err=True,
         )
+        if workers == 1:
+            uvicorn.run(
+                create_app(settings),
+                host=host,
+                port=port,
+                workers=1,
+                log_level="info",
+                access_log=access_log,
+            )
+            return
+        # Workers are spawned processes: hand them the overrides through the environment.
+        os.environ["REVISIT_HOME"] = str(settings.home.resolve())
+        if settings.as_of is not None:
+            os.environ["REVISIT_AS_OF"] = settings.as_of.isoformat()
+        os.environ["REVISIT_RELOAD_INTERVAL_S"] = str(settings.reload_interval_s)
         uvicorn.run(
-            create_app(settings),
+            "serving.app:app_from_environment",
+            factory=True,
             host=host,
             port=port,
-            workers=1,
+            workers=workers,
             log_level="info",
             access_log=access_log,
         )

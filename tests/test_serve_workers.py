@@ -1,0 +1,61 @@
+"""`revisit serve --workers N` on the trained prefecture: every worker audits into one chain,
+and an answered read keeps its audit row even when the server is killed right after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e_support import (  # noqa: F401  (pytest fixtures)
+    TrainedPrefecture,
+    run_cli,
+    start_server,
+    trained_prefecture,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
+    trained_prefecture: TrainedPrefecture,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    home = trained_prefecture.home
+    issued = run_cli(["token", "issue", "--role", "analyst", "--name", "workers"], home)
+    token = issued.stdout.strip().splitlines()[-1]
+    token_id = token.split("_")[1]
+    server = start_server(home, tmp_path / "serve.log", "--workers", "2")
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+
+            def read(_: int) -> int:
+                return client.get("/v1/model", headers=headers).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(read, range(40)))
+            assert codes == [200] * 40
+            last = client.get("/v1/model", headers=headers)
+            assert last.status_code == 200
+        # kill -9 the whole server (parent and workers) right after the answer
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=15)
+    finally:
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=15)
+    with sqlite3.connect(home / "audit.db") as conn:
+        n = conn.execute(
+            "SELECT COUNT(*) FROM audit WHERE token_id = ? AND outcome = 'ok'", (token_id,)
+        ).fetchone()[0]
+    assert n == 41
+    verified = run_cli(["audit", "verify"], home)
+    assert "hash chain intact" in verified.stdout
+    log = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert log.count("Application startup complete") >= 2, log[-2000:]
