@@ -30,6 +30,7 @@ from serving.errors import (
 )
 from serving.metrics import Metrics, RequestMiddleware
 from serving.routes import admin, health, households, model, priority_list, score
+from serving.schemas import COMMON_ERROR_RESPONSES
 from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,9 @@ def create_app(
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = metrics
 
-    for module in (priority_list, households, score, model, admin, health):
-        app.include_router(module.router)
+    for module in (priority_list, households, score, model, admin):
+        app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
+    app.include_router(health.router)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:

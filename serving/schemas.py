@@ -213,3 +213,23 @@ class ReadyOut(BaseModel):
     last_reload_error: str | None = None
     last_reload_error_at: datetime | None = None
     warning: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """An error answer: ``detail`` is a plain sentence, the list of invalid fields (422 from
+    validation), or ``{"message", "candidates"}`` for an ambiguous jurisdiction name."""
+
+    detail: str | list[dict[str, object]] | dict[str, object]
+
+
+#: Error answers every ``/v1`` route may give, documented once (see ``serving.app``).
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "The body is not valid JSON."},
+    413: {"model": ErrorOut, "description": "The body is larger than the limit (1 MiB)."},
+    415: {"model": ErrorOut, "description": "A body that is not application/json."},
+    422: {"model": ErrorOut, "description": "Invalid or ambiguous parameters, in plain words."},
+    503: {
+        "model": ErrorOut,
+        "description": "Not ready, or the read could not be audited (then nothing is answered).",
+    },
+}

@@ -1,5 +1,6 @@
 """`revisit serve --workers N` on the trained prefecture: every worker audits into one chain,
-and an answered read keeps its audit row even when the server is killed right after."""
+an answered read keeps its audit row even when the server is killed right after, and a
+schemathesis run over the live API finds no 5xx and no answer that breaks the schema."""
 
 from __future__ import annotations
 
@@ -22,6 +23,40 @@ from tests.e2e_support import (  # noqa: F401  (pytest fixtures)
 pytestmark = pytest.mark.e2e
 
 
+def _schemathesis_over_the_live_api(base_url: str, headers: dict[str, str]) -> None:
+    """Generated requests against the running server: no 5xx, answers match the schema."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        for result in schema.get_all_operations():
+            operation = result.ok()  # type: ignore[union-attr]
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=8,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def run(case: object) -> None:
+                # positive_data_acceptance excluded: see tests/test_serving_schema.py
+                case.call_and_validate(  # type: ignore[attr-defined]
+                    base_url=base_url,
+                    headers=headers,
+                    excluded_checks=[positive_data_acceptance],
+                )
+
+            try:
+                run()
+            except Unsatisfiable:
+                assert mode == GenerationMode.NEGATIVE
+
+
 def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
     trained_prefecture: TrainedPrefecture,  # noqa: F811
     tmp_path: Path,
@@ -30,6 +65,8 @@ def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
     issued = run_cli(["token", "issue", "--role", "analyst", "--name", "workers"], home)
     token = issued.stdout.strip().splitlines()[-1]
     token_id = token.split("_")[1]
+    issued = run_cli(["token", "issue", "--role", "analyst", "--name", "schemathesis"], home)
+    other = issued.stdout.strip().splitlines()[-1]
     server = start_server(home, tmp_path / "serve.log", "--workers", "2")
     try:
         headers = {"Authorization": f"Bearer {token}"}
@@ -41,6 +78,7 @@ def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
             with ThreadPoolExecutor(8) as pool:
                 codes = list(pool.map(read, range(40)))
             assert codes == [200] * 40
+            _schemathesis_over_the_live_api(server.base_url, {"Authorization": f"Bearer {other}"})
             last = client.get("/v1/model", headers=headers)
             assert last.status_code == 200
         # kill -9 the whole server (parent and workers) right after the answer
