@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 #: Shortest ``REVISIT_ID_SECRET`` accepted (bytes of its UTF-8 encoding).
 MIN_SECRET_BYTES = 32
 

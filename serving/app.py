@@ -139,7 +139,9 @@ def app_from_environment() -> FastAPI:
 
     Called in each worker process after it started, so the model is loaded there.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return create_app(ServingSettings())
 
 

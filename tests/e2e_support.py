@@ -189,9 +189,7 @@ class RunningServer:
     log: Path
 
 
-def start_server(
-    home: Path, log: Path, *extra: str, ready_timeout: float = 120.0
-) -> RunningServer:
+def start_server(home: Path, log: Path, *extra: str, ready_timeout: float = 120.0) -> RunningServer:
     """Start ``revisit serve`` on a free port and wait until ``/readyz`` answers 200.
 
     Raises

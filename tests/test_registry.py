@@ -57,7 +57,12 @@ def test_promote_moves_champion_to_the_challenger_that_beats_the_hand_rule(uri: 
     assert (result.model_value, result.hand_rule_value) == (0.30, 0.10)
     assert _champion(uri) == v1
     v2 = _version(uri, model=0.40, rule=0.10)
-    assert promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, version=int(v2)).previous_champion == v1
+    assert (
+        promote(
+            tracking_uri=uri, model_name=NAME, signing_key=KEY, version=int(v2)
+        ).previous_champion
+        == v1
+    )
     assert _champion(uri) == v2
 
 

@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _private_files() -> None:
     """Files that Revisit creates under the home are readable by their owner only (0600).

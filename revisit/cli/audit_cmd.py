@@ -14,7 +14,6 @@ import typer
 
 from revisit.cli._common import HomeOption, fail
 
-
 OutOption = typer.Option(None, "--out", help="Write to this file, not stdout.")
 
 

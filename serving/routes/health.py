@@ -22,7 +22,7 @@ async def healthz() -> HealthOut:
 def _is_admin(request: Request) -> bool:
     """Whether the request carries a valid admin bearer token (no error otherwise)."""
     header = request.headers.get("authorization", "")
-    if not header[:7].lower() == "bearer ":
+    if header[:7].lower() != "bearer ":
         return False
     try:
         user = request.app.state.tokens.authenticate(header[7:].strip())
@@ -41,8 +41,7 @@ def readyz(request: Request, holder: HolderDep) -> ReadyOut | JSONResponse:
     """
     state = holder.state
     if not _is_admin(request):
-        status = "not ready" if state is None else "ready"
-        body = ReadyOut(status=status)
+        body = ReadyOut(status="not ready" if state is None else "ready")
         return JSONResponse(
             body.model_dump(mode="json", exclude_none=True),
             status_code=503 if state is None else 200,
