@@ -42,7 +42,6 @@ import lightgbm as lgb
 import numpy as np
 from scipy.special import expit
 
-from models.errors import ModelNotFittedError
 from models.risk_model import ISOTONIC_TIE_BREAK, EscalationModel
 
 #: Artifact folder of the bundle inside a training run.
@@ -222,7 +221,7 @@ def save_bundle(model: EscalationModel, directory: Path) -> dict[str, str]:
 
     Raises
     ------
-    ModelNotFittedError
+    models.errors.ModelNotFittedError
         When ``model`` is not fitted.
     BundleError
         When the calibration map cannot be expressed as data (see the module docstring).
@@ -327,7 +326,6 @@ __all__ = [
     "BUNDLE_FILES",
     "ArrayCalibrator",
     "BundleError",
-    "ModelNotFittedError",
     "bundle_hashes",
     "calibration_spec",
     "load_bundle",

@@ -29,7 +29,6 @@ from typing import Any
 from models.bundle import (
     BUNDLE_ARTIFACT_PATH,
     BUNDLE_FILES,
-    BundleError,
     bundle_hashes,
     load_bundle,
 )
@@ -232,8 +231,5 @@ def load_verified(
                 f"version {version} of {model_name!r}: the signature does not match its artifacts "
                 f"(altered artifact, a signature of another version, or another signing key)"
             )
-        try:
-            model = load_bundle(folder)
-        except BundleError:
-            raise
+        model = load_bundle(folder)  # BundleError: a signed bundle that does not read
     return VerifiedModel(model=model, version=str(version), run_id=str(mv.run_id), hashes=hashes)

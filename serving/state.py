@@ -343,15 +343,22 @@ class ServingState:
         self.global_rank = global_rank
 
         # Rankings per place, keyed by full path (county/township/village): names repeat.
-        self._paths = {lvl: places.path_column(frame, lvl) for lvl in LEVELS}
+        # Places are kept as integer codes per household (no path string per household).
+        self._path_codes: dict[str, np.ndarray] = {}
+        self._code_of: dict[str, dict[str, int]] = {}
+        self._path_names: dict[str, list[str]] = {}
         self._orders: dict[str, dict[str, np.ndarray]] = {}
         for lvl in LEVELS:
-            codes, names = pd.factorize(self._paths[lvl][order], sort=False)
-            by_code = np.argsort(codes, kind="stable")
+            codes, paths = places.path_codes(frame, lvl)
+            self._path_codes[lvl] = codes
+            self._path_names[lvl] = paths
+            self._code_of[lvl] = {p: i for i, p in enumerate(paths)}
+            ordered = codes[order]
+            by_code = np.argsort(ordered, kind="stable")
             positions = order[by_code]
-            counts = np.bincount(codes, minlength=len(names))
-            splits = np.split(positions, np.cumsum(counts)[:-1]) if len(names) else []
-            self._orders[lvl] = {str(name): part for name, part in zip(names, splits, strict=True)}
+            counts = np.bincount(ordered, minlength=len(paths))
+            splits = np.split(positions, np.cumsum(counts)[:-1]) if len(paths) else []
+            self._orders[lvl] = dict(zip(paths, splits, strict=True))
         self._places = {lvl: places.PlaceIndex(lvl, self._orders[lvl]) for lvl in LEVELS}
 
         self._reasons: OrderedDict[tuple[str, str, str], list[Any]] = OrderedDict()
@@ -434,7 +441,7 @@ class ServingState:
 
     def path_of(self, level: str, position: int) -> str:
         """Full path of the ``level`` place of the household at ``position``."""
-        return str(self._paths[level][position])
+        return self._path_names[level][int(self._path_codes[level][position])]
 
     def position(self, household_id: str) -> int:
         """Row position of a household.
@@ -454,7 +461,8 @@ class ServingState:
 
     def household_in(self, level: str, name: str, position: int) -> bool:
         """Whether the household at ``position`` lies in the place (``level``, full path ``name``)."""
-        return level in self._paths and self._paths[level][position] == name
+        code = self._code_of.get(level, {}).get(name)
+        return code is not None and int(self._path_codes[level][position]) == code
 
     def row(self, position: int, rank: int) -> Row:
         """The list row of the household at ``position``, shown with ``rank`` (1-based)."""

@@ -177,3 +177,19 @@ def test_port_check_passes_a_free_port() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert port_problem("127.0.0.1", port) is None
+
+
+@pytest.mark.usefixtures("fake_state")
+def test_rank_refuses_a_name_two_villages_share_and_ranks_a_path(tmp_path: Path) -> None:
+    code, out, err = rank(tmp_path, "--village", "Xinzhai", "--format", "json")
+    assert code == 1
+    assert (
+        "ambiguous" in err and "Anlong/Zhaodi/Xinzhai" in err and "Xingyi/Dingxiao/Xinzhai" in err
+    )
+    code, out, err = rank(tmp_path, "--village", "Anlong/Zhaodi/Xinzhai", "--format", "json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["jurisdiction"] == "Anlong/Zhaodi/Xinzhai"
+    assert {(it["county"], it["village"]) for it in body["items"]} == {("Anlong", "Xinzhai")}
+    outcomes = [r["outcome"] for r in read_events(tmp_path / "audit.db")]
+    assert outcomes == ["ambiguous", "ok"]
