@@ -289,3 +289,16 @@ def test_files_a_command_writes_under_the_home_are_0600(tmp_path: Path) -> None:
     assert any(p.suffix == ".parquet" for p in files)
     loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert all(mode == "0o600" for mode in loose.values()), loose
+
+
+def test_on_a_full_disk_no_read_is_answered(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.audit as audit_module
+
+    def disk_full(conn: sqlite3.Connection, events: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(audit_module, "append_rows", disk_full)
+    codes = [client.get(LIST, headers=h(tokens["officer"])).status_code for _ in range(200)]
+    assert codes == [503] * 200
