@@ -32,7 +32,7 @@ PHONE = "13912345678"
 PHONE_DASHED = "139-1234-5678"
 NAME = "张三丰"
 ADDRESS = "贵州省兴义市桔山街道88号"
-SECRET = "test-secret-for-sweep"
+SECRET = "test-secret-for-sweep-0123456789abcdef"
 PLANTED = [ID18, ID18_X, ID18_X.lower(), ID15, PHONE, PHONE_DASHED, "1234-5678", NAME, ADDRESS]
 
 HEADER = (

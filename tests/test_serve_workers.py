@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
     token_id = token.split("_")[1]
     server = start_server(home, tmp_path / "serve.log", "--workers", "2")
     try:
+        # /readyz answers once one worker is ready: wait for both before reading
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            log = (tmp_path / "serve.log").read_text(encoding="utf-8")
+            if log.count("Application startup complete") >= 2:
+                break
+            time.sleep(0.5)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
 
@@ -93,7 +101,7 @@ def test_two_workers_audit_every_read_into_one_chain_that_survives_kill_9(
     verified = run_cli(["audit", "verify"], home)
     assert "hash chain intact" in verified.stdout
     log = (tmp_path / "serve.log").read_text(encoding="utf-8")
-    assert log.count("Application startup complete") >= 2, log[-2000:]
+    assert log.count("Application startup complete") == 2, log[-2000:]
 
 
 @pytest.mark.slow
