@@ -26,8 +26,9 @@ from serving.errors import (
     UnknownJurisdiction,
 )
 from serving.metrics import Metrics, RequestMiddleware
-from serving.routes import admin, health, households, model, priority_list, score
+from serving.routes import admin, health, households, model, priority_list, score, tasks
 from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
+from serving.tasks_support import TaskDBHolder
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def create_app(
         finally:
             holder.stop_watcher()
             audit.close()
+            app.state.tasks.close()
 
     app = FastAPI(
         title="Revisit",
@@ -102,9 +104,14 @@ def create_app(
     app.state.audit = audit
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = metrics
+    app.state.tasks = TaskDBHolder(settings.tasks_db_url)
 
-    for module in (priority_list, households, score, model, admin, health):
+    for module in (priority_list, households, score, model, admin, health, tasks):
         app.include_router(module.router)
+    app.include_router(tasks.admin_router)
+    from serving.ui import routes as ui_routes
+
+    ui_routes.mount(app)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
