@@ -32,7 +32,7 @@ test-slow: $(STAMP) ## Run only the tests marked slow
 lint: $(STAMP) ## ruff check, ruff format --check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy warehouse features models training serving simulation revisit
+	$(BIN)/mypy warehouse features models training campaign serving simulation revisit
 
 format: $(STAMP) ## Apply ruff's formatter and autofixes
 	$(BIN)/ruff format .

@@ -13,7 +13,7 @@ longest median time to acknowledge (hours) and to close (days).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -204,7 +204,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def exposures(frame: pd.DataFrame, reads: list[Mapping[str, Any]]) -> set[str]:
+def exposures(frame: pd.DataFrame, reads: Sequence[Mapping[str, Any]]) -> set[str]:
     """Task ids whose household was in an answered list or household read after the task was issued.
 
     Parameters

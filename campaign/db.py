@@ -375,7 +375,7 @@ class TaskDB:
         ids = sorted(set(household_ids))
         if not ids:
             return pd.DataFrame(columns=list(TASK_COLUMNS))
-        frames = []
+        frames: list[dict[str, Any]] = []
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
             query = select(tasks).where(

@@ -161,7 +161,7 @@ def notice_workbook(
         for c in ws[header_row]:
             c.font = Font(bold=True)
             c.alignment = Alignment(wrap_text=True, vertical="center")
-        for t in group.itertuples(index=False):
+        for t in list[Any](group.itertuples(index=False)):
             band = None if t.risk_band is None or pd.isna(t.risk_band) else str(t.risk_band)
             rank = (
                 str(t.rank_range) if t.rank_range is not None and not pd.isna(t.rank_range)

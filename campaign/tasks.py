@@ -215,14 +215,21 @@ def publish(
          late[["household_id", "county", "township", "village"]]],
         ignore_index=True,
     ).drop_duplicates("household_id")  # fmt: skip
-    officers = responsible_officers(people, visits, as_of_ts, config.roster).set_index(
-        "household_id"
-    )
+    officers = responsible_officers(people, visits, as_of_ts, config.roster)
+    officer_of = {
+        str(h): (None if o is None or pd.isna(o) else str(o), str(src))
+        for h, o, src in zip(
+            officers["household_id"],
+            officers["officer_id"],
+            officers["officer_source"],
+            strict=True,
+        )
+    }
     counties = sorted(set(listed["county"]) | set(late["county"]))
     notice_of = {c: f"{compact}-{i + 1:02d}" for i, c in enumerate(counties)}
 
     rows: list[dict[str, Any]] = []
-    for seq, r in enumerate(listed.itertuples(index=False), start=1):
+    for seq, r in enumerate(_rows(listed), start=1):
         band = str(r.risk_band)
         rows.append(
             _row(
@@ -233,7 +240,7 @@ def publish(
                 as_of=as_of,
                 place=(str(r.county), str(r.township), str(r.village)),
                 household_id=str(r.household_id),
-                officer=officers.loc[str(r.household_id)],
+                officer=officer_of[str(r.household_id)],
                 risk_band=band,
                 score=float(r.score),
                 rank=int(r.rank),
@@ -245,7 +252,7 @@ def publish(
                 issued_at=issued,
             )
         )
-    for seq, r in enumerate(late.itertuples(index=False), start=1):
+    for seq, r in enumerate(_rows(late), start=1):
         rows.append(
             _row(
                 task_id=f"{compact}-F{seq:04d}",
@@ -255,7 +262,7 @@ def publish(
                 as_of=as_of,
                 place=(str(r.county), str(r.township), str(r.village)),
                 household_id=str(r.household_id),
-                officer=officers.loc[str(r.household_id)],
+                officer=officer_of[str(r.household_id)],
                 risk_band=None,
                 score=None,
                 rank=None,
@@ -269,7 +276,7 @@ def publish(
         )
     n_model = len(listed)
     n_followup = len(late)
-    pub = {
+    pub: dict[str, Any] = {
         "week": week,
         "as_of": as_of,
         "issued_at": issued,
@@ -279,7 +286,7 @@ def publish(
         "actor": actor,
     }
     if not db.publish(pub, rows):
-        existing = db.publication(week) or pub
+        existing = db.publication(week) or dict(pub)
         return PublishReport(
             week, as_of, False, existing["n_model"], existing["n_followup"], 0, n_closed,
             existing["model_version"],
@@ -287,21 +294,25 @@ def publish(
     return PublishReport(week, as_of, True, n_model, n_followup, n_carried, n_closed, model_version)
 
 
+def _rows(frame: pd.DataFrame) -> list[Any]:
+    """Rows of a frame as named tuples (typed ``Any``: columns are read by name)."""
+    return list(frame.itertuples(index=False))
+
+
 def _row(
     *,
-    officer: pd.Series,
+    officer: tuple[str | None, str],
     place: tuple[str, str, str],
     reasons: list[dict[str, Any]],
     **values: Any,
 ) -> dict[str, Any]:
-    officer_id = officer["officer_id"]
     return {
         **values,
         "county": place[0],
         "township": place[1],
         "village": place[2],
-        "officer_id": None if officer_id is None or pd.isna(officer_id) else str(officer_id),
-        "officer_source": str(officer["officer_source"]),
+        "officer_id": officer[0],
+        "officer_source": officer[1],
         "reasons": json.dumps(reasons, ensure_ascii=False),
         "status": "open",
         "acknowledged_at": None,
@@ -426,13 +437,13 @@ def _act(
 
 
 # ------------------------------------------------------------------ closing from exports
-def visit_outcome(has_dispute: object, resolution_status: object) -> str:
+def visit_outcome(has_dispute: Any, resolution_status: Any) -> str:
     """Outcome code of an exported visit: its dispute and how far it was resolved."""
-    if has_dispute is False or has_dispute is None or pd.isna(has_dispute):  # type: ignore[arg-type]
+    if has_dispute is None or pd.isna(has_dispute) or not bool(has_dispute):
         return "none"
     status = (
         None if resolution_status is None or pd.isna(resolution_status) else str(resolution_status)
-    )  # type: ignore[arg-type]
+    )
     return status if status in ("resolved", "mediating", "referred") else "dispute_found"
 
 
@@ -464,7 +475,7 @@ def close_from_visits(
     approved = approved.sort_values("visited_at")
     by_household = {h: g for h, g in approved.groupby("household_id", sort=False)}
     closed = 0
-    for task in open_tasks.itertuples(index=False):
+    for task in _rows(open_tasks):
         group = by_household.get(task.household_id)
         if group is None:
             continue

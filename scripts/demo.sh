@@ -44,6 +44,10 @@ stage "6. top 20 of $TOWNSHIP" "$REVISIT" rank --township "$TOWNSHIP" --limit 20
 
 OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)
 ANALYST=$("$REVISIT" token issue --role analyst --name "demo analyst" 2>/dev/null)
+COUNTY=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print(f.loc[f['township'] == sys.argv[2], 'county'].iloc[0])" "$HOME_DIR/features/snapshot.parquet" "$TOWNSHIP")
+CHIEF=$("$REVISIT" token issue --role supervisor --county "$COUNTY" --name "demo county command of $COUNTY" 2>/dev/null)
+stage "7. publish this week's revisit tasks" "$REVISIT" publish
+"$REVISIT" tasks notice --county "$COUNTY" --out "$HOME_DIR/notice_$COUNTY.xlsx" 2>/dev/null || true
 TOTAL=$(elapsed "$T0")
 
 printf '\n\033[1m== stage times ==\033[0m\n'
@@ -66,4 +70,10 @@ Next steps
       curl -G -H "Authorization: Bearer $OFFICER" -o list.xlsx http://127.0.0.1:8000/v1/priority-list \\
            --data-urlencode "township=$TOWNSHIP" -d limit=50 -d format=xlsx
       curl -H "Authorization: Bearer $ANALYST" http://127.0.0.1:8000/v1/model
+
+This week's revisit tasks are published ($REVISIT tasks list --township "$TOWNSHIP").
+  Officers' pages (Chinese; English on the switch; works on a phone):
+      open http://127.0.0.1:8000/ui/   and sign in with the officer token above, or as
+      county command of $COUNTY (督办 page):  $CHIEF
+  Tracked notice of $COUNTY (a sheet per township):  $HOME_DIR/notice_$COUNTY.xlsx
 MSG

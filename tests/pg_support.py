@@ -9,6 +9,7 @@ with the reason, never silently.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -80,12 +81,12 @@ def start_postgres() -> Iterator[str]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
         detail = getattr(err, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
-        raise PgUnavailable(f"PostgreSQL did not start: {detail.decode(errors='replace')[-300:]}") from err
+        raise PgUnavailable(
+            f"PostgreSQL did not start: {detail.decode(errors='replace')[-300:]}"
+        ) from err
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
-            pass
         shutil.rmtree(root, ignore_errors=True)

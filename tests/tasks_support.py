@@ -74,7 +74,9 @@ def snapshot_visits() -> pd.DataFrame:
         due = "2026-11-20" if r.household_id == "H00005" else None
         rows.append(visit(r.household_id, place, "2026-06-01 10:00", officer_id="P999"))
         rows.append(visit(r.household_id, place, "2026-10-01 10:00", officer_id=officer))
-        rows.append(visit(r.household_id, place, "2026-10-15 10:00", officer_id=officer, followup_due=due))
+        rows.append(
+            visit(r.household_id, place, "2026-10-15 10:00", officer_id=officer, followup_due=due)
+        )
     return frame_of(rows)
 
 

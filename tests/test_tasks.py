@@ -95,10 +95,8 @@ def test_each_township_gets_its_top_n_with_path_band_due_reasons_and_version(
     report = _publish(db, state, capacity=3)
     frame = db.tasks_frame(kind="model")
     assert report.n_model == 4 * 3 == len(frame)  # four townships in the fake hierarchy
-    for (county, township), group in frame.groupby(["county", "township"]):
-        expected = [
-            state.household_ids[p] for p in state.ranking("township", township)[:3]
-        ]
+    for (_county, township), group in frame.groupby(["county", "township"]):
+        expected = [state.household_ids[p] for p in state.ranking("township", township)[:3]]
         assert sorted(group["household_id"]) == sorted(expected)
         assert set(group["rank"]) == {1, 2, 3}
     row = frame.iloc[0]
@@ -222,11 +220,16 @@ def test_officer_actions_follow_the_life_cycle(db: TaskDB, state) -> None:
     done = record_outcome(db, t1, outcome="resolved", visited_at=datetime(2026, 12, 1, 9),
                           actor="tok", role="officer", now=datetime(2026, 12, 1, 3, tzinfo=UTC))  # fmt: skip
     assert (done["status"], done["outcome"], done["closed_by"]) == ("done", "resolved", "officer")
-    assert decline(db, t2, reason="moved_away", actor="tok", role="officer", now=NOW)["status"] == "declined"
+    assert (
+        decline(db, t2, reason="moved_away", actor="tok", role="officer", now=NOW)["status"]
+        == "declined"
+    )
     with pytest.raises(InvalidTaskAction):
         record_outcome(db, t2, outcome="none", visited_at=NOW, actor="tok", role="officer", now=NOW)
     with pytest.raises(InvalidTaskAction, match="expected an outcome"):
-        record_outcome(db, t3, outcome="he said", visited_at=NOW, actor="t", role="officer", now=NOW)
+        record_outcome(
+            db, t3, outcome="he said", visited_at=NOW, actor="t", role="officer", now=NOW
+        )
     with pytest.raises(InvalidTaskAction, match="expected a reason"):
         decline(db, t3, reason="free text", actor="t", role="officer", now=NOW)
     with pytest.raises(InvalidTaskAction, match="in the past"):

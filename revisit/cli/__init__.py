@@ -11,6 +11,7 @@ from revisit.cli import (
     rank_cmd,
     serve_cmd,
     simulate_cmd,
+    tasks_cmd,
     token_cmd,
     train_cmd,
 )
@@ -32,6 +33,7 @@ for _module in (
     serve_cmd,
     token_cmd,
     audit_cmd,
+    tasks_cmd,
 ):
     _module.register(app)
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -232,7 +233,12 @@ def _act(
 ) -> Any:
     endpoint = f"/v1/tasks/{{task_id}}/{action}"
     task = _scoped_task(db, user, audit, task_id, endpoint)
-    fn = {"acknowledge": acknowledge, "outcome": record_outcome, "decline": decline}[action]
+    actions: dict[str, Callable[..., dict[str, Any]]] = {
+        "acknowledge": acknowledge,
+        "outcome": record_outcome,
+        "decline": decline,
+    }
+    fn = actions[action]  # fmt: skip
     try:
         updated = fn(db, task_id, actor=user.token_id, role=user.role, **kw)
     except InvalidTaskAction as err:
