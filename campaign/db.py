@@ -20,6 +20,7 @@ Tables are created on open (``create_all``): no migration step yet.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,8 +158,8 @@ class TaskDB:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
+            path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
             if url.startswith("sqlite"):
-                path = url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self.engine: Engine = create_engine(
@@ -168,7 +169,9 @@ class TaskDB:
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             metadata.create_all(self.engine)
-        except SQLAlchemyError as err:
+            if url.startswith("sqlite") and path and path != ":memory:":
+                os.chmod(path, 0o600)  # files under the home are 0600 (DESIGN.md)
+        except (SQLAlchemyError, OSError) as err:
             raise TaskStoreError(
                 f"could not open the task database {self.safe_url!r}: {type(err).__name__}"
             ) from err

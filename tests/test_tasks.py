@@ -353,3 +353,11 @@ def test_config_files_and_rules_fail_in_plain_words(tmp_path: Path) -> None:
     (tmp_path / "campaign" / "roster.csv").unlink()
     (tmp_path / "campaign" / "capacity.csv").write_text("county,township,capacity\nc,t,5\n")
     assert load_publish_config(tmp_path).capacity_of("c", "t") == 5
+
+
+def test_the_sqlite_task_database_lives_under_the_home_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    store = TaskDB(default_db_url(tmp_path))
+    store.dispose()
+    assert (tmp_path / "tasks.db").stat().st_mode & 0o777 == 0o600
