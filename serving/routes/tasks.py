@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from campaign.adherence import adherence, exposures, overall, records, slow_units
 from campaign.config import DECLINE_CODES, OUTCOME_CODES, CampaignConfigError, load_publish_config
-from campaign.db import TaskDB
+from campaign.db import TASK_COLUMNS, TaskDB
 from campaign.errors import InvalidTaskAction, TaskStoreError, UnknownTask
 from campaign.tasks import acknowledge, decline, local_today, record_outcome
 from serving.auth import AdminUser, CurrentUser, User, require_role
@@ -174,8 +174,9 @@ def tasks_summary(
     }
 
 
-def _empty(db: TaskDB) -> Any:
-    return db.tasks_frame(place={"county": "\x00"}, status="all")
+def _empty(db: TaskDB) -> pd.DataFrame:
+    """An empty tasks frame (a filter that contradicts the token's scope matches nothing)."""
+    return pd.DataFrame(columns=list(TASK_COLUMNS))
 
 
 @router.get("/tasks/supervision")
