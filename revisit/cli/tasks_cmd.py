@@ -7,18 +7,16 @@ households is written to the audit log like ``revisit rank`` (role ``cli``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging, fail
+from revisit.cli._common import HomeOption, WaitOption, configure_logging, fail, locked_home
 from revisit.cli.rank_cmd import _CHATTY_LOGGERS, CLI_ROLE, CLI_TOKEN_ID, _operator
 
 if TYPE_CHECKING:
@@ -46,13 +44,6 @@ TodayOption = typer.Option(
 )
 NoticeOutOption = typer.Option(..., "--out", help="Output .xlsx file.")
 STATUS_CHOICES = ("open", "overdue", "done", "declined", "all")
-
-
-@contextlib.contextmanager
-def _home_lock(home: Path) -> Iterator[None]:
-    """HOME LOCK (issue #11): the one call site that must hold the warehouse's home lock
-    while tasks are written; a no-op until ``warehouse`` home locking lands on main."""
-    yield
 
 
 def _quiet(verbose: bool) -> None:
@@ -119,6 +110,7 @@ def register(app: typer.Typer) -> None:
             None, "--due-days", help="Due days by band, e.g. high=3,elevated=7,moderate=14,low=21."
         ),
         home: Path | None = HomeOption,
+        wait: float | None = WaitOption,
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
     ) -> None:
         """Turn the week's ranking into revisit tasks (top N per township, missed follow-ups).
@@ -147,15 +139,15 @@ def register(app: typer.Typer) -> None:
         except ServingError as err:
             fail(str(err))
             return
-        db = _db(settings)
-        try:
-            with _home_lock(settings.home):
+        with locked_home(settings.home, wait):
+            db = _db(settings)
+            try:
                 report = publish_state(state, db, settings.home, config, actor=f"cli:{_operator()}")
-        except (CampaignError, WarehouseError) as err:
-            fail(str(err))
-            return
-        finally:
-            db.dispose()
+            except (CampaignError, WarehouseError) as err:
+                fail(str(err))
+                return
+            finally:
+                db.dispose()
         _audit(settings, "cli:publish", [], report.model_version)
         if report.created:
             typer.echo(
@@ -222,16 +214,18 @@ def register(app: typer.Typer) -> None:
             _table(items, status, day, lang)
 
     @group.command("sync")
-    def sync_cmd(home: Path | None = HomeOption) -> None:
+    def sync_cmd(home: Path | None = HomeOption, wait: float | None = WaitOption) -> None:
         """Close open tasks from approved visits ingested since (on or after the task's as-of date)."""
         from campaign.followup import read_campaign_visits
         from campaign.tasks import close_from_visits
 
         settings = _settings(home)
-        db = _db(settings)
-        with _home_lock(settings.home):
-            n = close_from_visits(db, read_campaign_visits(settings.home))
-        db.dispose()
+        with locked_home(settings.home, wait):
+            db = _db(settings)
+            try:
+                n = close_from_visits(db, read_campaign_visits(settings.home))
+            finally:
+                db.dispose()
         typer.echo(f"closed {n} tasks from approved visits in the warehouse")
 
     @group.command("summary")

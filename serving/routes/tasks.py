@@ -30,8 +30,11 @@ from serving.tasks_support import (
     task_db,
     task_view,
 )
+from warehouse.home import HomeLockedError, home_lock
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
+#: Seconds the publish endpoint waits for another writer to release the home.
+PUBLISH_LOCK_WAIT_S = 30.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 logger = logging.getLogger(__name__)
 
@@ -317,8 +320,15 @@ def post_publish(
         ) from err
     try:
         config = load_publish_config(settings.home, capacity=body.capacity if body else None)
-        report = publish_state(state, db, settings.home, config, actor=user.token_id,
-                               now=datetime.now(UTC))  # fmt: skip
+        with home_lock(settings.home, wait_s=PUBLISH_LOCK_WAIT_S):
+            report = publish_state(
+                state, db, settings.home, config, actor=user.token_id, now=datetime.now(UTC)
+            )
+    except HomeLockedError as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "another revisit command is writing to the home; publish again in a moment",
+        ) from err
     except CampaignConfigError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
     except TaskStoreError as err:
