@@ -11,6 +11,7 @@ from revisit.cli import (
     rank_cmd,
     serve_cmd,
     simulate_cmd,
+    simulate_policy_cmd,
     tasks_cmd,
     token_cmd,
     train_cmd,
@@ -26,6 +27,7 @@ app = typer.Typer(
 
 for _module in (
     simulate_cmd,
+    simulate_policy_cmd,
     ingest_cmd,
     features_cmd,
     train_cmd,
