@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from revisit.cli import app
 from simulation.errors import SimulationConfigError
 from simulation.policy.estimate import estimate_effect
-from simulation.policy.loop import PolicyConfig, run_policy
+from simulation.policy.loop import PolicyConfig, PolicyResult, run_policy
 from simulation.policy.report import summary_frame
 from simulation.policy.select import (
     ARM_BELOW_CUT,
@@ -29,7 +29,7 @@ STRONG = RevisitEffect(hazard_factor=0.1, protect_days=28, mediation_boost=2.0)
 SMALL = {"households": 1500, "weeks": 16, "capacity": 3, "burn_in_weeks": 13}
 
 
-def _run(policy: str, seed: int = 1, **kw: object) -> object:
+def _run(policy: str, seed: int = 1, **kw: object) -> PolicyResult:
     return run_policy(PolicyConfig(policy=policy, seed=seed, **{**SMALL, **kw}))  # type: ignore[arg-type]
 
 

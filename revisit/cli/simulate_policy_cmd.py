@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +13,8 @@ from revisit.cli._common import HomeOption, configure_logging, fail, settings_fo
 DEFAULT_OUT = Path("policy-simulation")
 
 
-def _fmt(value: float, digits: int = 0) -> str:
+def _fmt(value: Any, digits: int = 0) -> str:
+    value = float(value)
     return "n/a" if value is None or not math.isfinite(value) else f"{value:,.{digits}f}"
 
 
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         if effect not in ("default", "zero"):
             fail(f"--effect must be 'default' or 'zero', got {effect!r}", code=2)
         eff = RevisitEffect.zero() if effect == "zero" else RevisitEffect()
-        overrides = {
+        overrides: dict[str, Any] = {
             k: v
             for k, v in (
                 ("hazard_factor", hazard_factor),
@@ -190,6 +191,11 @@ def register(app: typer.Typer) -> None:
                 f"[{row.low:+.4f}, {row.high:+.4f}] escalations per household in "
                 f"{row.outcome_days} d; latent truth {row.latent_truth:+.4f}"
             )
+        wide = counties.pivot(index="county", columns="policy", values="averted")
+        wide = wide[[p for p in names if p in wide.columns and p != "none"]]
+        if wide.shape[1]:
+            typer.echo("averted by county (mean over seeds; intervals in counties.csv):")
+            typer.echo(wide.round(1).to_string())
         if len(feedback):
             typer.echo("feedback rounds (model):")
             typer.echo(feedback.to_string(index=False))

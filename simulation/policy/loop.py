@@ -191,6 +191,24 @@ class PolicyResult:
     seconds: float
 
 
+def model_params() -> dict[str, Any]:
+    """LightGBM settings of the model policy: the training run's defaults (the champion's).
+
+    ``training.config.LightGBMConfig`` (chosen on validation weeks of the demo
+    prefecture); calibration is not needed to rank.
+    """
+    from training.config import LightGBMConfig
+
+    cfg = LightGBMConfig()
+    return {
+        "n_estimators": cfg.n_estimators,
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_child_samples": cfg.min_child_samples,
+        "early_stopping_rounds": cfg.early_stopping_rounds,
+    }
+
+
 def _local_midnight(start: dt.date, day: int) -> pd.Timestamp:
     return pd.Timestamp(start + dt.timedelta(days=day)).tz_localize(TIMEZONE)
 
@@ -244,14 +262,7 @@ class _Policy:
             logger.warning("week %d: too few positive labels to train; keeping the old model", week)
             return
         self.model = EscalationModel(
-            n_estimators=400,
-            learning_rate=0.05,
-            num_leaves=15,
-            min_child_samples=200,
-            early_stopping_rounds=30,
-            calibration="none",
-            random_state=int(c.seed),
-            n_jobs=2,
+            **model_params(), calibration="none", random_state=int(c.seed), n_jobs=2
         ).fit(train, y, val, y_val)
         self.rounds.append(
             {

@@ -148,7 +148,7 @@ class Records:
         hh = v["hh"]
         reviewed = v["rev"] < cut
         status = np.where(~reviewed, "pending", np.where(v["rejected"], "rejected", "approved"))
-        agreement = pd.array(np.where(v["agreement"] < 0, None, v["agreement"] == 1), "boolean")
+        agreement = pd.Series(v["agreement"] == 1, dtype="boolean").mask(v["agreement"] < 0)
         visits = pd.DataFrame(
             {
                 "visit_id": pd.array([f"V{k}" for k in range(hh.size)], dtype="str"),
@@ -173,7 +173,7 @@ class Records:
                 "resolution_status": pd.array(
                     _codes_to_text(v["status"], list(RESOLUTION_STATUSES)), "str"
                 ),
-                "mediation_agreement": agreement,
+                "mediation_agreement": agreement.array,
                 "review_status": pd.array(status.astype(object), dtype="str"),
                 "reviewed_at": self._ts(np.where(reviewed, v["rev"], 0)).where(reviewed),
             }
@@ -187,7 +187,9 @@ class Records:
                 "reported_at": self._ts(i["at"] if i else np.zeros(0, np.int64)),
                 "recorded_at": self._ts(i["rec"] if i else np.zeros(0, np.int64)),
                 "category": pd.array(
-                    np.array(list(INCIDENT_CATEGORIES), object)[i["category"]] if i else [],
+                    np.array(list(INCIDENT_CATEGORIES), object)[i["category"]]
+                    if i
+                    else np.zeros(0, object),
                     dtype="str",
                 ),
             }

@@ -29,8 +29,18 @@ from simulation.policy.select import ARM_LOTTERY_WIN, ARM_RANKED
 SUMMARY_COLUMNS = ("policy", "seed", "escalations", "averted", "revisits")
 
 
-def interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t interval across seeds; (mean, nan, nan) for fewer than two values."""
+def interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t interval across seeds; (mean, nan, nan) for fewer than two values.
+
+    Parameters
+    ----------
+    values : array-like of float, shape (n_seeds,)
+    level : float, default 0.95
+
+    Returns
+    -------
+    (mean, low, high) : tuple of float
+    """
     x = np.asarray(values, dtype=float)
     mean = float(x.mean()) if x.size else math.nan
     if x.size < 2:
@@ -148,7 +158,7 @@ def comparisons(summary: pd.DataFrame) -> dict[str, Any]:
     wide = summary.pivot(index="seed", columns="policy", values="averted")
     rules = [r for r in RULES if r in wide.columns]
     if rules:
-        best = max(rules, key=lambda r: float(wide[r].mean()))
+        best = max(rules, key=lambda r: float(wide[r].to_numpy().mean()))
         out["strongest_rule"] = best
         if "model" in wide.columns:
             diff = (wide["model"] - wide[best]).dropna()
