@@ -137,7 +137,14 @@ def register(app: typer.Typer) -> None:
             for c in configs:
                 c.validate()
             out.mkdir(parents=True, exist_ok=True)
-            results = [run_policy(c) for c in tqdm(configs, desc="policy-seed runs", unit="run")]
+            results = []
+            progress = out / "runs.csv"
+            progress.write_text("policy,seed,escalations,revisits,seconds\n", encoding="utf-8")
+            for c in tqdm(configs, desc="policy-seed runs", unit="run"):
+                r = run_policy(c)
+                results.append(r)
+                with progress.open("a", encoding="utf-8") as fh:  # progress of a long run
+                    fh.write(f"{c.policy},{c.seed},{r.escalations},{r.revisits},{r.seconds:.1f}\n")
         except SimulationError as err:
             fail(str(err), code=2)
         except OSError as err:

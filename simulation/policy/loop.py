@@ -192,20 +192,23 @@ class PolicyResult:
 
 
 def model_params() -> dict[str, Any]:
-    """LightGBM settings of the model policy: the training run's defaults (the champion's).
+    """LightGBM settings of the model policy.
 
-    ``training.config.LightGBMConfig`` (chosen on validation weeks of the demo
-    prefecture); calibration is not needed to rank.
+    The training run's tree shape (``training.config.LightGBMConfig``: 15 leaves, 1 000
+    rows a leaf, chosen on validation weeks of the demo prefecture) at a faster
+    learning rate (0.05, at most 500 rounds, early stopping after 30) so that a
+    20 000-household run with four trainings fits in 10 minutes. Calibration is not
+    needed to rank.
     """
     from training.config import LightGBMConfig
 
     cfg = LightGBMConfig()
     return {
-        "n_estimators": cfg.n_estimators,
-        "learning_rate": cfg.learning_rate,
+        "n_estimators": 500,
+        "learning_rate": 0.05,
         "num_leaves": cfg.num_leaves,
         "min_child_samples": cfg.min_child_samples,
-        "early_stopping_rounds": cfg.early_stopping_rounds,
+        "early_stopping_rounds": 30,
     }
 
 
