@@ -155,3 +155,38 @@ def test_cli_refuses_unknown_policy(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "psychic" in result.output
+
+
+def test_records_at_a_monday_hold_only_what_was_recorded_before_it() -> None:
+    from simulation import engine
+    from simulation import world as W
+    from simulation.policy.records import Records
+    from simulation.revisits import WeekView
+    from simulation.world import SimulationConfig
+
+    sim = SimulationConfig(households=400, start=dt.date(2024, 1, 1), end=dt.date(2024, 4, 28))
+    rng = np.random.default_rng(3)
+    world = W.build_world(sim, rng)
+    records = Records(world, sim.start, 5)
+    seen: list[tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame]] = []
+
+    class Hook:
+        effect = RevisitEffect.zero()
+        draw_seed = 9
+        rng = np.random.default_rng(4)
+
+        def choose(self, view: WeekView) -> tuple[np.ndarray, np.ndarray]:
+            records.update(view.visits, view.incidents)
+            if view.day >= 56:
+                t = pd.Timestamp(sim.start + dt.timedelta(days=view.day), tz="Asia/Shanghai")
+                seen.append((t, *records.tables(view.day)))
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+    engine.run(world, sim, rng, revisits=Hook())
+    assert len(seen) >= 8
+    for t, visits, incidents in seen:
+        assert len(visits) > 0 and visits["recorded_at"].max() < t
+        assert len(incidents) == 0 or incidents["recorded_at"].max() < t
+        approved = visits["review_status"] == "approved"
+        assert (visits.loc[approved, "reviewed_at"] < t).all()
+        assert visits.loc[visits["review_status"] == "pending", "reviewed_at"].isna().all()

@@ -196,7 +196,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"effect estimate ({row.policy}, {row.estimator}): {row.estimate:+.4f} "
                 f"[{row.low:+.4f}, {row.high:+.4f}] escalations per household in "
-                f"{row.outcome_days} d; latent truth {row.latent_truth:+.4f}"
+                f"{row.outcome_days} d; "
+                + (
+                    f"planted (latent) {row.latent_difference:+.4f}"
+                    if row.estimator == "lottery"
+                    else f"latent arm difference {row.latent_difference:+.4f} (risk included: "
+                    "without a lottery the effect is not identified)"
+                )
             )
         wide = counties.pivot(index="county", columns="policy", values="averted")
         wide = wide[[p for p in names if p in wide.columns and p != "none"]]

@@ -204,7 +204,13 @@ def feedback_table(results: Sequence[PolicyResult]) -> pd.DataFrame:
 
 
 def estimates_frame(results: Sequence[PolicyResult], random_state: int = 0) -> pd.DataFrame:
-    """Revisit-effect estimates per policy, pooled over seeds (households kept apart by seed)."""
+    """Revisit-effect estimates per policy, pooled over seeds (households kept apart by seed).
+
+    ``latent_difference`` is the arms' difference in the simulator's expected
+    escalations: for ``lottery`` the planted effect on these households; for ``naive``
+    the effect plus the arms' difference in risk (under ``--effect zero`` the true
+    effect is 0 for both).
+    """
     rows = []
     by_policy: dict[str, list[pd.DataFrame]] = {}
     for r in results:
@@ -225,8 +231,8 @@ def estimates_frame(results: Sequence[PolicyResult], random_state: int = 0) -> p
                     "estimate": est.estimate,
                     "low": est.low,
                     "high": est.high,
-                    "latent_truth": est.truth,
-                    "truth_in_interval": est.covers(est.truth),
+                    "latent_difference": est.truth,
+                    "latent_in_interval": est.covers(est.truth),
                     "zero_in_interval": est.covers(0.0),
                     "n_treated": est.n_treated,
                     "n_control": est.n_control,
