@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from revisit.cli._common import HomeOption, configure_logging, fail, settings_for
+from revisit.cli._common import (
+    HomeOption,
+    WaitOption,
+    configure_logging,
+    fail,
+    locked_home,
+    settings_for,
+)
 
 DEFAULT_OUT = Path("policy-simulation")
 
@@ -76,6 +83,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--mlflow/--no-mlflow", help="Log one MLflow run.")
         ] = True,
         home: Path | None = HomeOption,
+        wait: float | None = WaitOption,
     ) -> None:
         """Run the simulated prefecture forward with weekly revisits chosen by each policy and
         report escalations averted against no revisits (table, DIR/summary.csv, MLflow run)."""
@@ -239,12 +247,14 @@ def register(app: typer.Typer) -> None:
                 "retrain_every": retrain_every,
                 "burn_in_weeks": burn_in_weeks,
             }
-            run_id = report.log_run(
-                settings.tracking_uri,
-                (settings.home.resolve() / "mlartifacts").as_uri(),
-                params,
-                metrics,
-                out,
-                figures,
-            )
+            # the simulation writes only to --out; the home is locked while the run is logged
+            with locked_home(settings.home, wait):
+                run_id = report.log_run(
+                    settings.tracking_uri,
+                    (settings.home.resolve() / "mlartifacts").as_uri(),
+                    params,
+                    metrics,
+                    out,
+                    figures,
+                )
             typer.echo(f"MLflow run {run_id} (experiment policy-simulation)")
