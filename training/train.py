@@ -30,6 +30,7 @@ import pandas as pd
 
 from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores
 from training.config import TrainConfig
+from training.evidence import RunEvidence, add_officer_rules
 from training.splits import Fold, final_split, rolling_origin_splits
 from warehouse.contract import (
     JURISDICTION_COLUMNS,
@@ -90,6 +91,7 @@ class TrainResult:
     n_rows: int = 0
     window: dict[str, str] = field(default_factory=dict)
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evidence: RunEvidence | None = None
 
     def comparison_table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle: one row per metric, one column per scorer.
@@ -308,6 +310,7 @@ def _score_fold(
     out[HAND_RULE] = hand_rule_scores(test)
     if ground_truth_dir is not None:
         out[ORACLE] = oracle_scores(test, ground_truth_dir)
+    out = add_officer_rules(out, test)  # the three officers' rules and the no-prior segment
     return out.reset_index(drop=True)
 
 
@@ -482,6 +485,7 @@ def run_training(
     from features.build import build_features
     from models.pyfunc import log_model, mlflow_uris
     from training.model_card import render_model_card
+    from training.evidence import write_evidence
     from training.plots import plot_feature_importance, save_figure
     from training.splits import SplitError
     from warehouse.store import read_incidents, read_visits
@@ -564,6 +568,9 @@ def run_training(
             ignore_index=True,
         )
 
+    with stage("evidence"):
+        evidence = _run_evidence(scored, scorers, config)
+
     from models.risk_model import EscalationModel
 
     with stage("fit final model"):
@@ -620,7 +627,9 @@ def run_training(
             metrics = _metric_dict(pooled, TEST_PREFIX)
             for name, part in per_fold.groupby("fold", sort=True):
                 metrics.update(_metric_dict(part, str(name)))
+            metrics.update(evidence.metrics())
             mlflow.log_metrics(metrics)
+            write_evidence(evidence, out)
 
             pooled.to_csv(out / "metrics_test.csv", index=False)
             per_fold.to_csv(out / "metrics_per_fold.csv", index=False)
@@ -679,6 +688,7 @@ def run_training(
                     for metric in ("roc_auc", "average_precision", headline)
                     if (model, metric) in test_values
                 },
+                **evidence.tags(),
             }
             mlflow.set_tags(tags)
         versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
@@ -709,6 +719,24 @@ def run_training(
         n_rows=len(frame),
         window=window,
         scored=scored,
+        evidence=evidence,
+    )
+
+
+def _run_evidence(scored: pd.DataFrame, scorers: list[str], config: TrainConfig) -> RunEvidence:
+    """Strongest officer rule per capacity, paired lifts, test size, calibration (``training.evidence``)."""
+    from training.evidence import summarise
+
+    models = [s for s in scorers if s != HAND_RULE]
+    return summarise(
+        scored,
+        models,
+        models,
+        ks=list(config.capacity_shares),
+        group_ks=[config.capacity_per_township],
+        n_boot=config.n_bootstrap,
+        random_state=config.seed,
+        main_model=MODEL,
     )
 
 
