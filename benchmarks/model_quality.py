@@ -94,7 +94,10 @@ def evaluate_world(home: Path, ground_truth: Path, n_boot: int, seed: int) -> pd
     scored = pd.concat(
         [_score_fold(frame, f, names, config, ground_truth) for f in folds], ignore_index=True
     )
-    models = ["lightgbm", *(["oracle"] if "oracle" in scored and scored["oracle"].notna().all() else [])]
+    models = [
+        "lightgbm",
+        *(["oracle"] if "oracle" in scored and scored["oracle"].notna().all() else []),
+    ]
     cmp = compare_with_rules(
         scored, models, ks=[0.01, 0.05], group_ks=[20], n_boot=n_boot, random_state=seed
     )
@@ -120,16 +123,30 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="revisit-quality-") as tmp:
             home = _world(Path(tmp), args.households, seed)
-            table = evaluate_world(home, Path(tmp) / f"exports-{seed}" / "ground_truth", args.n_boot, seed)
+            table = evaluate_world(
+                home, Path(tmp) / f"exports-{seed}" / "ground_truth", args.n_boot, seed
+            )
         took = time.perf_counter() - start
         print(f"\nseed {seed} ({took:.0f} s):", flush=True)
         for (segment, metric), goal in GOALS.items():
             for model in ("lightgbm", "oracle"):
-                hit = table[(table["segment"] == segment) & (table["metric"] == metric) & (table["model"] == model)]
+                hit = table[
+                    (table["segment"] == segment)
+                    & (table["metric"] == metric)
+                    & (table["model"] == model)
+                ]
                 if hit.empty:
                     continue
                 r = hit.iloc[0]
-                results.append({"seed": seed, "segment": segment, "metric": metric, "model": model, "lift": r["lift"]})
+                results.append(
+                    {
+                        "seed": seed,
+                        "segment": segment,
+                        "metric": metric,
+                        "model": model,
+                        "lift": r["lift"],
+                    }
+                )
                 print(
                     f"  {model:<8} {segment:<20} {metric:<29} vs {r['strongest_rule']:<17} "
                     f"{r['value']:.3f} / {r['rule_value']:.3f} = lift {r['lift']:.2f} "
@@ -140,10 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\nover seeds (mean, min–max):")
     for (segment, metric), goal in GOALS.items():
         for model in ("lightgbm", "oracle"):
-            v = frame[(frame["segment"] == segment) & (frame["metric"] == metric) & (frame["model"] == model)]["lift"]
+            v = frame[
+                (frame["segment"] == segment)
+                & (frame["metric"] == metric)
+                & (frame["model"] == model)
+            ]["lift"]
             if v.empty:
                 continue
-            verdict = ("MET" if v.mean() >= goal else "NOT MET") if model == "lightgbm" else "(ceiling)"
+            verdict = (
+                ("MET" if v.mean() >= goal else "NOT MET") if model == "lightgbm" else "(ceiling)"
+            )
             print(
                 f"  {model:<8} {segment:<20} {metric:<29} lift {np.mean(v):.2f} "
                 f"({np.min(v):.2f}–{np.max(v):.2f})  goal ≥ {goal:g}: {verdict}"

@@ -50,13 +50,13 @@ import numpy as np
 import pandas as pd
 
 from features.asof import normalise_as_of_dates, to_local
-from features.episodes import DISPUTE_CALL_CATEGORIES, episode_features
 from features.catalogue import (
     INCIDENT_CATEGORY_WINDOWS,
     QUALITY_WINDOWS,
     WINDOWS,
     feature_names,
 )
+from features.episodes import DISPUTE_CALL_CATEGORIES, episode_features
 from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DEFAULT_HORIZON_DAYS,
@@ -497,9 +497,7 @@ def _features_at(
             rate = np.full(n, _NAN)
             rate[cohort] = _ratio(total[c] - own, (size[c] - 1).astype(float))
             f[f"context_365d_{level}_{what}_rate"] = rate
-    f.update(
-        episode_features(v, inc, n, t, known, n_types=len(_TYPES), call_codes=_DISPUTE_CALLS)
-    )
+    f.update(episode_features(v, inc, n, t, known, n_types=len(_TYPES), call_codes=_DISPUTE_CALLS))
     return cohort, f, htype, village
 
 

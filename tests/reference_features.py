@@ -251,11 +251,17 @@ _SEV_LEVEL = {code: i + 1 for i, code in enumerate(DISPUTE_SEVERITIES)}
 _CALLS = ("family_dispute_call", "neighbour_dispute_call")
 
 
-def _episodes(row: dict, known: list[dict], disputes: list[dict], incs: list[dict], t: pd.Timestamp) -> None:
+def _episodes(
+    row: dict, known: list[dict], disputes: list[dict], incs: list[dict], t: pd.Timestamp
+) -> None:
     """features.episodes by plain loops over one household's records."""
 
     def level(r: dict) -> float:
-        return float(_SEV_LEVEL[r["dispute_severity"]]) if not _missing(r["dispute_severity"]) else np.nan
+        return (
+            float(_SEV_LEVEL[r["dispute_severity"]])
+            if not _missing(r["dispute_severity"])
+            else np.nan
+        )
 
     sev, rise, age, recurring, parties, overdue = [], [], [], 0.0, [], []
     for code in DISPUTE_TYPES:
@@ -275,7 +281,9 @@ def _episodes(row: dict, known: list[dict], disputes: list[dict], incs: list[dic
         rise.append(level(last) - level(first))
         age.append(_days(t, first["visited_at"]))
         recurring += 1.0 if start > 0 else 0.0
-        parties.append(np.nan if _missing(last["dispute_parties"]) else float(last["dispute_parties"]))
+        parties.append(
+            np.nan if _missing(last["dispute_parties"]) else float(last["dispute_parties"])
+        )
         due = last["followup_due"]
         if (
             not _missing(due)

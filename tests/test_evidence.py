@@ -11,16 +11,20 @@ from training.evidence import (
     add_officer_rules,
     calibration_summary,
     compare_with_rules,
-    test_size as size_table,
     top_decile_reliability,
     wilson_interval,
+)
+from training.evidence import (
+    test_size as size_table,
 )
 
 
 def _scored(seed: int, n_households: int = 600, weeks: int = 6) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     hh = np.repeat([f"h{i:04d}" for i in range(n_households)], weeks)
-    as_of = np.tile(pd.date_range("2026-01-05", periods=weeks, freq="W-MON", tz="Asia/Shanghai"), n_households)
+    as_of = np.tile(
+        pd.date_range("2026-01-05", periods=weeks, freq="W-MON", tz="Asia/Shanghai"), n_households
+    )
     risk = np.repeat(rng.gamma(0.5, 0.04, n_households), weeks)
     y = (rng.random(hh.size) < risk).astype(int)
     prior = np.repeat(rng.random(n_households) < 0.2, weeks)
@@ -43,7 +47,9 @@ def _scored(seed: int, n_households: int = 600, weeks: int = 6) -> pd.DataFrame:
 def test_strongest_rule_is_the_rule_with_highest_precision_and_lift_is_over_it(seed: int) -> None:
     scored = _scored(seed)
     cmp = compare_with_rules(scored, ["lightgbm"], ks=[0.05], group_ks=[20], n_boot=50)
-    rules = cmp.rules[(cmp.rules["segment"] == "all") & (cmp.rules["metric"] == "precision_at_5pct")]
+    rules = cmp.rules[
+        (cmp.rules["segment"] == "all") & (cmp.rules["metric"] == "precision_at_5pct")
+    ]
     best = rules.sort_values("value").iloc[-1]
     row = cmp.lift("lightgbm", "precision_at_5pct")
     assert row["strongest_rule"] == best["rule"]

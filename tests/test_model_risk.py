@@ -374,3 +374,18 @@ def test_model_beats_the_base_rate_on_out_of_time_rows(model, data) -> None:
     brier_base_rate = np.mean((y.mean() - y) ** 2)
     assert brier_model < brier_base_rate
     assert np.corrcoef(score, prob)[0, 1] > 0.8
+
+
+def test_served_maximum_stays_within_what_validation_saw_and_never_reads_100_percent(
+    model, data
+) -> None:
+    X, _ = data["test"]
+    extreme = X.copy()
+    for name in model.feature_names_:
+        if name not in model.categories_:
+            values = pd.to_numeric(extreme[name], errors="coerce")
+            extreme[name] = float(values.max()) * 10 + 10
+    prob = model.predict_proba(pd.concat([X, extreme]))[:, 1]
+    cap = model.calibrator_.max_prob_
+    assert prob.max() <= cap + 1e-9
+    assert cap < 1.0 and f"{prob.max():.2%}" != "100.00%"

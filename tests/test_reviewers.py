@@ -20,7 +20,9 @@ def _rows(seed: int, n: int = 400, weeks: int = 4) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "household_id": np.repeat([f"h{i:04d}" for i in range(n)], weeks),
-            "as_of": np.tile(pd.date_range("2026-03-02", periods=weeks, freq="W-MON", tz="Asia/Shanghai"), n),
+            "as_of": np.tile(
+                pd.date_range("2026-03-02", periods=weeks, freq="W-MON", tz="Asia/Shanghai"), n
+            ),
             "township": np.repeat(rng.choice(["a", "b"], n), weeks),
             "label": (rng.random(n * weeks) < np.repeat(risk, weeks)).astype(int),
             "risk": np.repeat(risk, weeks),
@@ -43,7 +45,9 @@ def test_identical_scorers_differ_by_exactly_zero_and_overlap_fully() -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_informed_challenger_beats_a_noise_champion_with_a_positive_paired_interval(seed: int) -> None:
+def test_informed_challenger_beats_a_noise_champion_with_a_positive_paired_interval(
+    seed: int,
+) -> None:
     rows = _rows(seed, n=1500)
     cmp = compare_champion(
         rows, rows["risk"].to_numpy(), rows["noise"].to_numpy(), "1",
@@ -67,7 +71,25 @@ def test_crosstab_shows_the_feature_that_defines_the_top_share() -> None:
     rows = _rows(4)
     rows["feature_x"] = rows["risk"] * 10
     rows["feature_flat"] = 1.0
-    table = top_share_crosstab(rows, "risk", ["feature_x", "feature_flat"], share=0.05).set_index("feature")
+    table = top_share_crosstab(rows, "risk", ["feature_x", "feature_flat"], share=0.05).set_index(
+        "feature"
+    )
     assert table.loc["feature_x", "ratio"] > 2
     assert table.loc["feature_flat", "ratio"] == 1.0
     assert table.index[0] == "feature_x"
+
+
+def test_list_audit_flags_only_where_the_interval_excludes_parity() -> None:
+    from training.list_audit import list_bias_audit
+
+    rows = _rows(5, n=1200)
+    rows["county"] = np.where(rows["township"] == "a", "c1", "c2")
+    table = list_bias_audit(rows, "noise", ["county"], k=20, n_boot=80)
+    assert {"pooled"} < set(table["scope"])
+    pooled = table[table["scope"] == "pooled"].set_index("group")
+    for rate in ("selection_rate", "precision", "recall"):
+        flagged = pooled[f"{rate}_flag"]
+        low, high = pooled[f"{rate}_ratio_low"], pooled[f"{rate}_ratio_high"]
+        assert (flagged == ((low > 1) | (high < 1))).all()
+    assert (pooled["households"] > 0).all()
+    assert pooled["households_on_list"].sum() <= pooled["households"].sum()

@@ -100,7 +100,7 @@ def add_officer_rules(out: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     except BaselineError as err:
         raise EvidenceError(f"cannot score the officers' rules on the test rows: {err}") from err
     prior = pd.to_numeric(test[PRIOR_ESCALATIONS_FEATURE], errors="coerce").fillna(0.0)
-    result[NO_PRIOR] = (prior.to_numpy(dtype="float64") == 0.0)
+    result[NO_PRIOR] = prior.to_numpy(dtype="float64") == 0.0
     return result
 
 
@@ -563,9 +563,7 @@ def write_evidence(evidence: RunEvidence, out: Path) -> list[Path]:
     ):
         table.to_csv(out / name, index=False)
         written.append(out / name)
-    calib = pd.DataFrame(
-        [{"model": m, **figures} for m, figures in evidence.calibration.items()]
-    )
+    calib = pd.DataFrame([{"model": m, **figures} for m, figures in evidence.calibration.items()])
     calib.to_csv(out / "calibration_top.csv", index=False)
     (out / "lift_vs_strongest_rule.txt").write_text(
         lift_table_text(evidence.comparison) + "\n", encoding="utf-8"
@@ -610,3 +608,55 @@ def plot_reliability(table: pd.DataFrame) -> Figure:
     ax.set_title("Reliability of the top 10 % of scores")
     ax.legend(loc="upper left")
     return fig
+
+
+def card_section(evidence: RunEvidence) -> str:
+    """Markdown section of the model card: test size, the strongest rule and the lifts, calibration.
+
+    Returns
+    -------
+    str
+        Starts with ``## Against the officers' rules``; aggregates only.
+    """
+    lines = ["## Against the officers' rules", ""]
+    lines.append("Test size (pooled out-of-time test weeks):")
+    lines.append("")
+    lines.append("| segment | rows | households | positive rows | households with an event |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in evidence.sizes.to_dict("records"):
+        lines.append(
+            f"| {r['segment']} | {r['rows']:,} | {r['households']:,} | {r['positives']:,} | "
+            f"{r['positive_households']:,} |"
+        )
+    lines += [
+        "",
+        "Lift over the strongest officer rule at each capacity (paired household bootstrap, "
+        "95 %); `no_prior_escalation` ranks only households with no escalation before the "
+        "as-of date:",
+        "",
+        "| segment | capacity | strongest rule | rule | model | precision | lift [95 %] |",
+        "|---|---|---|---:|---|---:|---|",
+    ]
+    for r in evidence.comparison.table.to_dict("records"):
+        lift = (
+            f"{r['lift']:.2f} [{r['lift_low']:.2f}, {r['lift_high']:.2f}]"
+            if np.isfinite(r["lift"])
+            else "–"
+        )
+        lines.append(
+            f"| {r['segment']} | {r['metric']} | {r['strongest_rule']} | {r['rule_value']:.3f} | "
+            f"{r['model']} | {r['value']:.3f} | {lift} |"
+        )
+    lines += ["", "Calibration where it matters (top bands of each as-of date):", ""]
+    lines.append(
+        "| model | slope | intercept | top 1 %: observed / expected | top 5 %: observed / expected |"
+    )
+    lines.append("|---|---:|---:|---:|---:|")
+    for model, f in evidence.calibration.items():
+        lines.append(
+            f"| {model} | {f.get('calibration_slope', math.nan):.2f} | "
+            f"{f.get('calibration_intercept', math.nan):.2f} | "
+            f"{f.get('observed_top_1pct', math.nan):.0f} / {f.get('expected_top_1pct', math.nan):.1f} | "
+            f"{f.get('observed_top_5pct', math.nan):.0f} / {f.get('expected_top_5pct', math.nan):.1f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -122,7 +122,9 @@ def check_features(
     return aucs
 
 
-def check_against_oracle(model_auc: float, oracle_auc: float, *, margin: float = ORACLE_MARGIN) -> None:
+def check_against_oracle(
+    model_auc: float, oracle_auc: float, *, margin: float = ORACLE_MARGIN
+) -> None:
     """Refuse a model whose test ROC AUC exceeds the oracle's by more than ``margin`` (canary 2).
 
     Raises

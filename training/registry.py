@@ -155,7 +155,10 @@ def gate_failures(
         )
     if champion is not None and champion != version:
         diff_key = CHAMPION_DIFF_KEY.format(metric=metric)
-        diff, diff_low = figures.get(diff_key, math.nan), figures.get(diff_key + ".ci_low", math.nan)
+        diff, diff_low = (
+            figures.get(diff_key, math.nan),
+            figures.get(diff_key + ".ci_low", math.nan),
+        )
         if compared_champion != champion:
             failures.append(
                 f"the run compared with champion version {compared_champion or 'none'}, but the "
@@ -326,7 +329,9 @@ def promote(
             str(mv.run_id),
             f"## Promotion override\n\nVersion {version} was promoted to `champion` on "
             f"{datetime.now(UTC).date().isoformat()} despite failed gates.\n\n"
-            f"- Reason given: {reason}\n- Failed gates: " + "; ".join(failures) + f"\n- Figures: {text}",
+            f"- Reason given: {reason}\n- Failed gates: "
+            + "; ".join(failures)
+            + f"\n- Figures: {text}",
         )
     else:
         why = (
@@ -336,7 +341,9 @@ def promote(
         decision = "promoted"
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
     _record(client, model_name, version, decision, why, text)
-    logger.info("%s version %s is now %s (was %s): %s", model_name, version, CHAMPION_ALIAS, champion, why)
+    logger.info(
+        "%s version %s is now %s (was %s): %s", model_name, version, CHAMPION_ALIAS, champion, why
+    )
     return PromotionResult(
         model_name=model_name,
         version=version,

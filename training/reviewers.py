@@ -89,7 +89,9 @@ def week_to_week_jaccard(
         dates = part.index.get_level_values("as_of")
         group = key[-1] if isinstance(key, tuple) else key
         for i in range(1, len(values)):
-            rows.append({group_col: group, "as_of": dates[i], "jaccard": _jaccard(values[i - 1], values[i])})
+            rows.append(
+                {group_col: group, "as_of": dates[i], "jaccard": _jaccard(values[i - 1], values[i])}
+            )
     return pd.DataFrame(rows, columns=[group_col, "as_of", "jaccard"])
 
 
@@ -154,8 +156,12 @@ def top_share_crosstab(
                 "mean_top": mt,
                 "mean_rest": mr,
                 "ratio": mt / mr if mr else math.nan,
-                "share_nonzero_top": float(np.mean(np.nan_to_num(top) > 0)) if top.size else math.nan,
-                "share_nonzero_rest": float(np.mean(np.nan_to_num(rest) > 0)) if rest.size else math.nan,
+                "share_nonzero_top": float(np.mean(np.nan_to_num(top) > 0))
+                if top.size
+                else math.nan,
+                "share_nonzero_rest": float(np.mean(np.nan_to_num(rest) > 0))
+                if rest.size
+                else math.nan,
             }
         )
     table = pd.DataFrame(out)
@@ -197,7 +203,9 @@ class ChampionComparison:
                 if np.isfinite(r[col]):
                     out[key] = float(r[col])
         if not self.table.empty and np.isfinite(self.table["jaccard_top20"].iloc[0]):
-            out["vs_champion.jaccard_top20_per_township"] = float(self.table["jaccard_top20"].iloc[0])
+            out["vs_champion.jaccard_top20_per_township"] = float(
+                self.table["jaccard_top20"].iloc[0]
+            )
         return out
 
     def tags(self) -> dict[str, str]:
@@ -262,7 +270,7 @@ def compare_champion(
     for m in metrics:
         d = draws[CHALLENGER][m] - draws[CHAMPION][m]
         d = d[np.isfinite(d)]
-        lo, hi = (np.quantile(d, [0.025, 0.975]) if d.size else (math.nan, math.nan))
+        lo, hi = np.quantile(d, [0.025, 0.975]) if d.size else (math.nan, math.nan)
         table.append(
             {
                 "metric": m,
@@ -330,7 +338,9 @@ def champion_comparison_for_run(
         return ChampionComparison(None, note=f"champion version {version} could not be loaded")
     last_fold = scored.groupby("fold")["as_of"].max().idxmax()
     latest = scored[scored["fold"] == last_fold].reset_index(drop=True)
-    rows = latest[list(KEY_COLUMNS)].merge(frame, on=list(KEY_COLUMNS), how="left", validate="one_to_one")
+    rows = latest[list(KEY_COLUMNS)].merge(
+        frame, on=list(KEY_COLUMNS), how="left", validate="one_to_one"
+    )
     try:
         champion_scores = champion.predict_proba(rows)[:, 1]
     except Exception as err:  # noqa: BLE001 - e.g. the champion needs a feature dropped since
@@ -361,19 +371,31 @@ class RunReview:
         :func:`week_to_week_jaccard` of the model's per-township top 20.
     crosstab : DataFrame
         :func:`top_share_crosstab` of the model's top 1 %.
+    list_audit : DataFrame
+        :func:`training.list_audit.list_bias_audit` of the per-township top 20.
     """
 
     champion: ChampionComparison
     stability: pd.DataFrame
     crosstab: pd.DataFrame
+    list_audit: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def metrics(self) -> dict[str, float]:
         """Champion metrics and ``stability.jaccard_top20_week_to_week.{mean,p10}``."""
         out = self.champion.metrics()
-        j = self.stability["jaccard"].dropna() if len(self.stability) else pd.Series([], dtype=float)
+        j = (
+            self.stability["jaccard"].to_numpy(dtype=np.float64)
+            if len(self.stability)
+            else np.empty(0)
+        )
+        j = j[np.isfinite(j)]
         if len(j):
             out["stability.jaccard_top20_week_to_week.mean"] = float(j.mean())
-            out["stability.jaccard_top20_week_to_week.p10"] = float(j.quantile(0.1))
+            out["stability.jaccard_top20_week_to_week.p10"] = float(np.quantile(j, 0.1))
+        if len(self.list_audit):
+            flags = [c for c in self.list_audit.columns if c.endswith("_flag")]
+            pooled = self.list_audit[self.list_audit["scope"] == "pooled"]
+            out["list_audit.pooled_flags"] = float(pooled[flags].to_numpy(dtype=bool).sum())
         return out
 
     def tags(self) -> dict[str, str]:
@@ -393,6 +415,8 @@ class RunReview:
             )
             summary.to_csv(out / "stability_top20.csv")
         self.crosstab.to_csv(out / "crosstab_top_1pct.csv", index=False)
+        if len(self.list_audit):
+            self.list_audit.to_csv(out / "bias_audit_lists_top20.csv", index=False)
 
 
 def review_run(
@@ -427,4 +451,10 @@ def review_run(
         how="left",
     )
     crosstab = top_share_crosstab(rows, model_col, feature_names, share=0.01)
-    return RunReview(champion, stability, crosstab)
+    from training.list_audit import list_bias_audit
+
+    audit = list_bias_audit(
+        scored, model_col, ["county", "township"], k=20, n_boot=min(n_boot, 100),
+        random_state=random_state,
+    )  # fmt: skip
+    return RunReview(champion, stability, crosstab, audit)

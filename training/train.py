@@ -492,10 +492,10 @@ def run_training(
 
     from features.build import build_features
     from models.pyfunc import log_model, mlflow_uris
+    from training.evidence import card_section, write_evidence
     from training.model_card import render_model_card
-    from training.evidence import write_evidence
-    from training.reviewers import review_run
     from training.plots import plot_feature_importance, save_figure
+    from training.reviewers import review_run
     from training.splits import SplitError
     from warehouse.store import read_incidents, read_visits
 
@@ -694,6 +694,7 @@ def run_training(
                 has_oracle=ORACLE in scorers,
                 run_id=run_id,
             )
+            card += "\n" + card_section(evidence)
             (out / "model_card.md").write_text(card, encoding="utf-8")
             mlflow.log_artifacts(str(out))
 

@@ -65,6 +65,17 @@ ReasonOption = typer.Option(
 )
 
 
+def _runs_url(tracking_uri: str, run_id: str) -> str:
+    """The UI page of the run's experiment in the classic (model training) view, not GenAI's."""
+    import mlflow
+
+    try:
+        experiment = mlflow.MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+    except Exception:  # noqa: BLE001 - a hint only; the run was logged already
+        return "http://127.0.0.1:5000"
+    return f"http://127.0.0.1:5000/#/experiments/{experiment}/runs?workflowType=machine_learning"
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``train`` and ``promote`` commands to the CLI app."""
 
@@ -147,10 +158,22 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks):")
         typer.echo(result.comparison_table().to_string())
+        if result.evidence is not None:
+            from training.evidence import lift_table_text
+
+            for r in result.evidence.sizes.to_dict("records"):
+                typer.echo(
+                    f"test size ({r['segment']}): {r['rows']:,} rows, {r['households']:,} "
+                    f"households, {r['positives']:,} positive rows "
+                    f"({r['positive_households']:,} households with an event)"
+                )
+            typer.echo("\nlift over the strongest officer rule (paired household bootstrap, 95 %):")
+            typer.echo(lift_table_text(result.evidence.comparison))
         typer.echo(
             f"\nrun {result.run_id}; registered {result.model_name} version {result.version} "
             f"as 'challenger'.\npromote it with: revisit promote --version {result.version}"
-            f"\nreview it in the MLflow UI: make mlflow-ui (http://127.0.0.1:5000)"
+            f"\nreview it in the MLflow UI: make mlflow-ui, then "
+            f"{_runs_url(settings.tracking_uri, result.run_id)}"
         )
 
     @app.command("promote")
