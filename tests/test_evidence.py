@@ -130,3 +130,22 @@ def test_top_decile_reliability_bins_hold_only_top_decile_rows_with_wilson_bound
     assert (table["observed_low"] <= table["observed_rate"]).all()
     assert (table["observed_rate"] <= table["observed_high"]).all()
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_report_files_table_and_card_section_name_the_strongest_rule(tmp_path) -> None:
+    from training.evidence import summarise
+    from training.evidence_report import card_section, lift_table_text, write_evidence
+
+    evidence = summarise(
+        _scored(6), ["lightgbm"], ["lightgbm"], ks=[0.05], group_ks=[20], n_boot=20,
+        random_state=0,
+    )  # fmt: skip
+    written = {p.name for p in write_evidence(evidence, tmp_path)}
+    assert {"lift_vs_strongest_rule.csv", "test_size.csv", "reliability_top_decile.png"} <= written
+    text = lift_table_text(evidence.comparison)
+    card = card_section(evidence)
+    rule = evidence.comparison.lift("lightgbm", "precision_at_5pct")["strongest_rule"]
+    assert rule in text and rule in card and "## Against the officers' rules" in card
+    metrics = evidence.metrics()
+    assert "test.lift_vs_rule.lightgbm.precision_at_5pct.ci_low" in metrics
+    assert evidence.tags()["test.strongest_rule.precision_at_5pct"] == rule

@@ -4,6 +4,7 @@ same latest weeks (lower bound of the paired difference >= -0.005); overrides ar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -54,10 +55,10 @@ def _version(
 
 
 @pytest.fixture()
-def uri(tmp_path: Path) -> str:
+def uri(tmp_path: Path) -> Iterator[str]:
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     yield f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(None)
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None restores the default
 
 
 def _champion(uri: str) -> str | None:

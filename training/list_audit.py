@@ -138,7 +138,8 @@ def list_bias_audit(
     rng = np.random.default_rng(random_state)
     rows = []
     scopes = [("pooled", frame)] + [
-        (pd.Timestamp(str(d)).date().isoformat(), part) for d, part in frame.groupby("as_of", sort=True)
+        (pd.Timestamp(str(d)).date().isoformat(), part)
+        for d, part in frame.groupby("as_of", sort=True)
     ]
     for scope, part in scopes:
         for attribute in attributes:

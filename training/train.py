@@ -492,7 +492,7 @@ def run_training(
 
     from features.build import build_features
     from models.pyfunc import log_model, mlflow_uris
-    from training.evidence import card_section, write_evidence
+    from training.evidence_report import card_section, write_evidence
     from training.model_card import render_model_card
     from training.plots import plot_feature_importance, save_figure
     from training.reviewers import review_run

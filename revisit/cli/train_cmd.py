@@ -159,7 +159,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks):")
         typer.echo(result.comparison_table().to_string())
         if result.evidence is not None:
-            from training.evidence import lift_table_text
+            from training.evidence_report import lift_table_text
 
             for r in result.evidence.sizes.to_dict("records"):
                 typer.echo(
