@@ -338,7 +338,6 @@ def _generate() -> dict[str, FeatureSpec]:
         "Highest severity of the latest record of an open dispute: 1 general, 2 serious, 3 major (level; NaN when none open).",
         "an open dispute of severity level {value:g} of 3",
         "未化解纠纷等级{value:g}级（共3级）",
-        reason_min=2.0,
     )  # fmt: skip
     add(
         "disputes", "visits", "all", "open_severity_rise",
@@ -354,7 +353,6 @@ def _generate() -> dict[str, FeatureSpec]:
         "a dispute first recorded {value:.0f} days ago is still open",
         "纠纷首次记录{value:.0f}天，仍未化解",
         en_one="a dispute first recorded 1 day ago is still open",
-        reason_max=RECENT_DAYS,
         whole_days=True,
     )  # fmt: skip
     add(
@@ -369,7 +367,6 @@ def _generate() -> dict[str, FeatureSpec]:
         "Most parties recorded on the latest record of an open dispute (persons; NaN when unknown or none open).",
         "{value:g} parties involved in an open dispute",
         "未化解纠纷涉及{value:g}人",
-        reason_min=3.0,
     )  # fmt: skip
     add(
         "disputes", "visits", "all", "followup_overdue_days",
