@@ -32,7 +32,7 @@ test-slow: $(STAMP) ## Run only the tests marked slow
 lint: $(STAMP) ## ruff check, ruff format --check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy warehouse features models training serving simulation revisit
+	$(BIN)/mypy warehouse features models training campaign serving simulation revisit
 
 format: $(STAMP) ## Apply ruff's formatter and autofixes
 	$(BIN)/ruff format .
@@ -44,8 +44,9 @@ demo: $(STAMP) ## The main job on the default simulated prefecture, ending with 
 bench: $(STAMP) ## Benchmarks of ingestion, simulation, features, training and serving
 	$(BIN)/python -m benchmarks.run_all
 
-mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution off)
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --host 127.0.0.1 --port 5000 --workers 1 \
+mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution and telemetry off)
+	@echo "training runs (classic view): http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true $(BIN)/mlflow server --host 127.0.0.1 --port 5000 --workers 1 \
 	  --backend-store-uri sqlite:///$(abspath $(HOME_DIR))/mlflow.db \
 	  --default-artifact-root $(abspath $(HOME_DIR))/mlartifacts
 

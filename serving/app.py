@@ -29,9 +29,10 @@ from serving.errors import (
     UnknownJurisdiction,
 )
 from serving.metrics import Metrics, RequestMiddleware
-from serving.routes import admin, health, households, model, priority_list, score
+from serving.routes import admin, health, households, model, priority_list, score, tasks
 from serving.schemas import COMMON_ERROR_RESPONSES
 from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
+from serving.tasks_support import TaskDBHolder
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def create_app(
         finally:
             holder.stop_watcher()
             audit.close()
+            app.state.tasks.close()
 
     # Swagger UI and ReDoc assets served from the installed package (fastapi-offline), no CDN.
     app = FastAPIOffline(
@@ -108,10 +110,15 @@ def create_app(
     app.state.audit = audit
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = metrics
+    app.state.tasks = TaskDBHolder(settings.tasks_db_url)
 
-    for module in (priority_list, households, score, model, admin):
+    for module in (priority_list, households, score, model, admin, tasks):
         app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
     app.include_router(health.router)
+    app.include_router(tasks.admin_router, responses=COMMON_ERROR_RESPONSES)
+    from serving.ui import routes as ui_routes
+
+    ui_routes.mount(app)
 
     @app.exception_handler(ServingError)
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:

@@ -34,8 +34,10 @@ from serving.errors import AuthError, ForbiddenError, TokenStoreError
 
 logger = logging.getLogger(__name__)
 
-ROLES: tuple[str, str, str] = ("officer", "analyst", "admin")
+ROLES: tuple[str, ...] = ("officer", "supervisor", "analyst", "admin")
 LEVELS: tuple[str, str, str] = ("county", "township", "village")
+#: Roles held to their token's jurisdiction (supervisors: station chief, county command).
+SCOPED_ROLES: tuple[str, ...] = ("officer", "supervisor")
 TOKEN_PREFIX = "rv"
 
 
@@ -100,7 +102,7 @@ class User:
 
     @property
     def unrestricted(self) -> bool:
-        """Admins, and analysts without a jurisdiction, see every place; others only their own."""
+        """Admins, and analysts without a jurisdiction, see every place; officers and supervisors only their own."""
         return self.role == "admin" or (self.role == "analyst" and self.level is None)
 
 
@@ -221,9 +223,9 @@ class TokenStore:
 
         Parameters
         ----------
-        role : {"officer", "analyst", "admin"}
+        role : {"officer", "supervisor", "analyst", "admin"}
         level : {"county", "township", "village"} or None
-            Required for officers; optional (informative) otherwise.
+            Required for officers and supervisors; optional (informative) otherwise.
         jurisdiction : str or None
             Name of the jurisdiction at ``level``.
         label : str
@@ -251,9 +253,9 @@ class TokenStore:
             raise ValueError("expected both a jurisdiction level and a name, or neither")
         if level is not None and level not in LEVELS:
             raise ValueError(f"expected a level in {LEVELS!r}, got {level!r}")
-        if role == "officer" and level is None:
+        if role in SCOPED_ROLES and level is None:
             raise ValueError(
-                "an officer token needs a jurisdiction (--county, --township or --village)"
+                f"a {role} token needs a jurisdiction (--county, --township or --village)"
             )
         if not label.strip():
             raise ValueError("expected a non-empty label, got an empty one")

@@ -42,6 +42,12 @@ class ServingSettings(BaseSettings):
         Number of reasons shown per household.
     reasons_cache_size : int
         Maximum number of households whose reasons are cached.
+    db_url : str or None
+        Task database (``$REVISIT_DB_URL``, e.g. ``postgresql+psycopg://…``); default
+        ``sqlite:///<home>/tasks.db``.
+    session_key : str or None
+        Key that signs the officers' page session cookies (``$REVISIT_SESSION_KEY``);
+        default a random key per process (sessions end when the server restarts).
     page_cache_bytes : int
         Budget of the rendered list pages kept per loaded snapshot (bytes; 0 = off),
         ``$REVISIT_PAGE_CACHE_BYTES``; default 64 MiB (about 2 400 pages of 50 rows).
@@ -66,6 +72,8 @@ class ServingSettings(BaseSettings):
     page_cache_bytes: int = Field(
         default=64 * 2**20, ge=0, validation_alias="REVISIT_PAGE_CACHE_BYTES"
     )
+    db_url: str | None = Field(default=None, validation_alias="REVISIT_DB_URL")
+    session_key: str | None = Field(default=None, validation_alias="REVISIT_SESSION_KEY")
 
     def with_overrides(
         self, *, home: Path | None = None, as_of: date | None = None
@@ -89,6 +97,13 @@ class ServingSettings(BaseSettings):
     def tokens_file(self) -> Path:
         """Path of the tokens file (``<home>/tokens.json`` unless overridden)."""
         return self.tokens_path if self.tokens_path is not None else self.home / "tokens.json"
+
+    @property
+    def tasks_db_url(self) -> str:
+        """SQLAlchemy URL of the task database (``$REVISIT_DB_URL`` or ``<home>/tasks.db``)."""
+        from campaign.db import default_db_url
+
+        return self.db_url or default_db_url(self.home)
 
     @property
     def audit_db(self) -> Path:

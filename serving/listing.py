@@ -34,6 +34,21 @@ def as_count(value: float | None) -> int | None:
     return None if value is None else int(round(float(value)))
 
 
+def with_rule_reasons(
+    state: ServingState, rows: Sequence[Any], reasons: list[list[Any]]
+) -> list[list[Any]]:
+    """Put "follow-up overdue by N days" first among the reasons of households it applies to."""
+    if not state.followups:
+        return reasons
+    from serving.publishing import followup_reason
+
+    out = []
+    for row, rs in zip(rows, reasons, strict=True):
+        days = state.followups.get(row.household_id)
+        out.append([followup_reason(days), *rs] if days is not None else rs)
+    return out
+
+
 def priority_list(
     state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
 ) -> PriorityList:
@@ -59,7 +74,7 @@ def priority_list(
         When the snapshot has no such jurisdiction.
     """
     rows, total = state.page(level, name, limit, offset)
-    reasons = state.reasons_for([r.position for r in rows])
+    reasons = with_rule_reasons(state, rows, state.reasons_for([r.position for r in rows]))
     items = [
         PriorityItem(
             rank=r.rank,

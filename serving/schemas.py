@@ -61,7 +61,8 @@ class ReasonOut(BaseModel):
     text_zh: str = Field(description="Chinese text (简体中文).")
     contribution: float = Field(
         description="Contribution of the feature to the score, in the model's log-odds units "
-        "(positive raises the risk)."
+        "(positive raises the risk); 0 for the campaign rule reason `FOLLOWUP_OVERDUE` "
+        "(follow-up overdue by N days), which is listed first and is not the model's."
     )
 
 

@@ -87,6 +87,13 @@ def format_percent(probability: float) -> str:
     return f"{probability * 100:.{PERCENT_DECIMALS}f} %"
 
 
+def negligible(code: str, contribution: float) -> bool:
+    """A model reason too small to print (rule reasons such as a missed follow-up never are)."""
+    from campaign.config import FOLLOWUP_REASON_CODE, MIN_REASON_CONTRIBUTION
+
+    return code != FOLLOWUP_REASON_CODE and contribution < MIN_REASON_CONTRIBUTION
+
+
 def sheet_rows(
     items: Sequence[PriorityItem], lang: Language, *, numeric_score: bool = False
 ) -> list[list[object]]:
@@ -96,13 +103,15 @@ def sheet_rows(
     within the horizon of the title), or, with ``numeric_score``, as the
     probability itself (a float in [0, 1], for a spreadsheet cell formatted as a
     percentage). Days since the last visit are whole days; open disputes an integer.
+    Reasons whose contribution is negligible (:func:`negligible`) are left out.
     """
     rows: list[list[object]] = []
     for it in items:
+        shown = [r for r in it.reasons if not negligible(r.code, r.contribution)]
         reasons = (
-            "；".join(r.text_zh for r in it.reasons)
+            "；".join(r.text_zh for r in shown)
             if lang == "zh"
-            else "; ".join(r.text_en for r in it.reasons)
+            else "; ".join(r.text_en for r in shown)
         )
         band_en, band_zh = BAND_LABELS[it.risk_band]
         rows.append(

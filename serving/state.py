@@ -365,6 +365,8 @@ class ServingState:
         self._reasons_lock = threading.Lock()
         self._reasons_cache_size = reasons_cache_size
         self.pages = PageCache(page_cache_bytes)
+        #: Days overdue of households whose 回访期限 passed without a visit (a list reason).
+        self.followups: dict[str, int] = {}
         self.build_seconds = time.perf_counter() - started
         logger.info(
             "scored snapshot: %d households, model version %s, as_of %s, %.2f s",
@@ -741,9 +743,11 @@ def load_state(settings: ServingSettings) -> ServingState:
     StateLoadError
         When any part fails; the caller keeps its previous state.
     """
+    from serving.publishing import load_followups
+
     model, info = load_champion(settings)
     frame, as_of = load_snapshot(settings, info.horizon_days)
-    return ServingState(
+    state = ServingState(
         model,
         frame,
         info,
@@ -752,6 +756,8 @@ def load_state(settings: ServingSettings) -> ServingState:
         reasons_cache_size=settings.reasons_cache_size,
         page_cache_bytes=settings.page_cache_bytes,
     )
+    state.followups = load_followups(settings.home, state.as_of)
+    return state
 
 
 # ---------------------------------------------------------------------- holder

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from simulation import world as W
+from simulation.revisits import RevisitHook, WeekView
 from simulation.world import SimulationConfig, World
 from warehouse.contract import INCIDENT_CATEGORIES
 
@@ -161,6 +163,137 @@ def oracle_probability(
     return -np.expm1(-h)
 
 
+class _Draws:
+    """The daily draws that shape the latent state.
+
+    Without a seed (``revisit simulate``) every draw comes from the run's generator in
+    the original order. With one (policy mode) each draw is keyed by (day, site,
+    household): ``default_rng([seed, day, site]).random(n)[households]``, so two
+    policies of one seed give a household the same draw whenever it faces the same
+    chance on the same day (common random numbers; :mod:`simulation.revisits`).
+    """
+
+    def __init__(self, rng: np.random.Generator, n: int, seed: int | None) -> None:
+        self.rng, self.n, self.seed = rng, n, seed
+        self.day = 0
+        self.cache: dict[int, np.ndarray] = {}
+
+    def new_day(self, d: int) -> None:
+        self.day, self.cache = d, {}
+
+    def _u(self, site: int, idx: np.ndarray) -> np.ndarray:
+        v = self.cache.get(site)
+        if v is None:
+            v = np.random.default_rng([int(self.seed or 0), self.day, site]).random(self.n)
+            self.cache[site] = v
+        return v[idx]
+
+    def random(self, site: int, idx: np.ndarray) -> np.ndarray:
+        if self.seed is None:
+            return self.rng.random(idx.size)
+        return self._u(site, idx)
+
+    def all(self, site: int) -> np.ndarray:
+        if self.seed is None:
+            return self.rng.random(self.n)
+        return self._u(site, np.arange(self.n))
+
+    def integers(self, site: int, lo: int, hi: int, idx: np.ndarray) -> np.ndarray:
+        if self.seed is None:
+            return self.rng.integers(lo, hi, idx.size)
+        return lo + (self._u(site, idx) * (hi - lo)).astype(np.int64)
+
+    def normal(self, site: int, idx: np.ndarray) -> np.ndarray:
+        if self.seed is None:
+            return self.rng.standard_normal(idx.size)
+        return ndtri(np.clip(self._u(site, idx), 1e-12, 1 - 1e-12))
+
+    def uniform(self, site: int, lo: float, hi: float, idx: np.ndarray) -> np.ndarray:
+        if self.seed is None:
+            return self.rng.uniform(lo, hi, idx.size)
+        return lo + (hi - lo) * self._u(site, idx)
+
+
+@dataclass
+class _Latent:
+    """References to the engine's per-household state arrays a revisit may change."""
+
+    active: np.ndarray
+    dtype: np.ndarray
+    sev: np.ndarray
+    med: np.ndarray
+    known: np.ndarray
+    open_rec: np.ndarray
+    rec_type: np.ndarray
+    rec_sev: np.ndarray
+    protect_until: np.ndarray
+
+
+def _revisit(
+    hook: RevisitHook,
+    idx: np.ndarray,
+    d: int,
+    world: World,
+    s: _Latent,
+    vis: dict[str, list[np.ndarray]],
+) -> None:
+    """Carry out today's policy revisits of households ``idx`` (see :mod:`simulation.revisits`).
+
+    Draws only from ``hook.rng``; with a zero effect it changes no state, it only records.
+    """
+    m = idx.size
+    if m == 0:
+        return
+    rr, eff = hook.rng, hook.effect
+    fab = world.officer_fabricating[world.officer[idx]]
+    nobody = fab | (rr.random(m) < W.NOBODY_HOME)
+    persons = np.where(nobody, 0, 1 + rr.binomial(np.maximum(world.size[idx] - 1, 0), 0.5))
+    act = s.active[idx] & ~nobody
+    s_i = s.sev[idx]
+    p_disc = np.where(s.known[idx], 0.9, 0.55 + 0.1 * (s_i == 1) + 0.2 * (s_i == 2))
+    p_disc = p_disc * np.where(world.secretive[idx], 0.3, 1.0)
+    det = act & (rr.random(m) < p_disc)
+    p_med = np.minimum(
+        1.0, _TYPE_MED_SUCCESS[s.dtype[idx]] * W.SEVERITY_MEDIATION[s_i] * eff.mediation_boost
+    )
+    u_med, u_relapse, u_agree = rr.random(m), rr.random(m), rr.random(m)
+    success = det & eff.mediation & (u_med < p_med)
+    relapse = success & (u_relapse < 0.15)
+    status = np.where(det, np.where(success, ST_RESOLVED, ST_MEDIATING), -1).astype(np.int16)
+    if eff.hazard_factor < 1.0 and eff.protect_days > 0:
+        s.protect_until[idx[act]] = d + int(eff.protect_days)
+    if eff.mediation:
+        di = idx[det]
+        ok = success[det]
+        s.active[di[ok & ~relapse[det]]] = False
+        s.med[di[ok & relapse[det]]] = 3
+        failed = di[~ok]
+        s.med[failed] = np.maximum(s.med[failed], 1)
+        s.known[di[ok]] = False
+        s.known[failed] = True
+        s.open_rec[di] = ~ok
+        s.rec_type[di] = s.dtype[di]
+        s.rec_sev[di] = s.sev[di]
+    hz = world.hazards[idx] & (rr.random((m, len(W.HAZARD_CODES))) < W.HAZARD_DISCLOSURE)
+    hz &= ~nobody[:, None]
+    hz_bits = (1 << np.arange(len(W.HAZARD_CODES))).astype(np.int32)
+    vis["hh"].append(idx)
+    vis["day"].append(np.full(m, d, np.int32))
+    vis["minute"].append(rr.integers(510, 1110, m).astype(np.int32))
+    vis["officer"].append(world.officer[idx])
+    vis["persons"].append(persons.astype(np.int16))
+    vis["has_dispute"].append(det)
+    vis["dtype"].append(np.where(det, s.dtype[idx], -1).astype(np.int16))
+    vis["severity"].append(np.where(det, s_i, -1).astype(np.int16))
+    vis["parties"].append(np.where(det, 2, -1).astype(np.int16))
+    vis["hazmask"].append((hz * hz_bits).sum(axis=1).astype(np.int32))
+    vis["status"].append(status)
+    vis["agreement"].append(np.where(success, (u_agree < 0.6).astype(np.int8), -1))
+    vis["followup_due"].append(np.full(m, -1, np.int32))
+    vis["fabricating"].append(fab)
+    vis["revisit"].append(np.ones(m, bool))
+
+
 def _wave_days(config: SimulationConfig) -> list[int]:
     starts = []
     for year in range(config.start.year - 1, config.end.year + 1):
@@ -176,6 +309,7 @@ def run(
     config: SimulationConfig,
     rng: np.random.Generator,
     on_monday: Callable[[int, np.ndarray], None] | None = None,
+    revisits: RevisitHook | None = None,
 ) -> EventLog:
     """Simulate every day of the window.
 
@@ -190,6 +324,12 @@ def run(
     on_monday : callable or None
         Called as ``on_monday(day, oracle_prob)`` at the start of every Monday
         with the oracle probability of every household (float64, shape (n,)).
+    revisits : RevisitHook or None
+        Policy mode (:mod:`simulation.revisits`): every Monday ``revisits.choose`` picks
+        the week's revisits, which the engine carries out with ``revisits.effect``;
+        fixed-size daily draws then come from ``revisits.fixed_rng`` and revisit
+        outcomes from ``revisits.rng``. ``None``: no revisits, one generator (the
+        output of ``revisit simulate`` depends on nothing else).
 
     Returns
     -------
@@ -263,6 +403,10 @@ def run(
     prior = np.zeros(n, np.int16)
     followup = np.full(n, -1, np.int32)
     decay = np.exp(-1.0 / W.EXCITATION_DAYS)
+    dr = _Draws(rng, n, None if revisits is None else revisits.draw_seed)
+    revisit_day = np.full(n, -1, np.int32)
+    protect_until = np.full(n, -1, np.int32)
+    cum_h = np.zeros(n)
 
     vis: dict[str, list[np.ndarray]] = {
         k: []
@@ -282,6 +426,7 @@ def run(
             "followup_due",
             "fabricating",
         )
+        + (("revisit",) if revisits is not None else ())
     }
     inc: dict[str, list[np.ndarray]] = {k: [] for k in ("hh", "day", "minute", "category")}
     n_onsets = 0
@@ -303,6 +448,7 @@ def run(
     for d in range(n_days):
         if d % 90 == 0:
             logger.info("simulating day %d of %d", d, n_days)
+        dr.new_day(d)
         onset_rate = static_onset * w_tot[:, d][ht] * (1.0 + W.EXCITATION * excite)
         if on_monday is not None and (start_weekday + d) % 7 == 0:
             p = oracle_probability(
@@ -316,6 +462,19 @@ def run(
                 kernel,
             )
             on_monday(d, p)
+        if revisits is not None and (start_weekday + d) % 7 == 0:
+            p = oracle_probability(
+                base,
+                active,
+                cdisp * W.MEDIATION_DAMPING[med],
+                d - start,
+                end - d,
+                np.where(active, 0.0, onset_rate),
+                cnew,
+                kernel,
+            )
+            chosen, offset = revisits.choose(WeekView(d, p, active.copy(), cum_h.copy(), vis, inc))
+            revisit_day[chosen] = d + np.asarray(offset, np.int32)
 
         # natural end of disputes
         act_idx = np.flatnonzero(active)
@@ -332,50 +491,53 @@ def run(
         )
         h = base.copy()
         h[act_idx] *= 1.0 + dterm_act
-        cand = np.flatnonzero(rng.random(n) < h)
+        if revisits is not None:
+            h = np.where(protect_until > d, h * revisits.effect.hazard_factor, h)
+            cum_h += h
+        cand = np.flatnonzero(dr.all(1) < h)
         hc = h[cand]
-        esc = cand[rng.random(cand.size) * hc < -np.expm1(-hc)]
+        esc = cand[dr.random(2, cand) * hc < -np.expm1(-hc)]
         if esc.size:
             dterm = h[esc] / base[esc] - 1.0
-            from_dispute = rng.random(esc.size) * (1.0 + dterm) < dterm
+            from_dispute = dr.random(3, esc) * (1.0 + dterm) < dterm
             row = np.where(from_dispute, dtype_[esc], np.where(self_harm_bg[esc], 8, 7))
             cum = np.cumsum(W.ESCALATION_MIX[row], axis=1)
-            ecat = (rng.random(esc.size)[:, None] * cum[:, -1:] > cum).sum(axis=1)
+            ecat = (dr.random(4, esc)[:, None] * cum[:, -1:] > cum).sum(axis=1)
             add_incidents(esc, d, _ESC_INCIDENT[ecat])
             prior[esc] += 1
             base[esc] = base_static[esc] * (1.0 + W.PRIOR_ESC_WEIGHT * np.minimum(prior[esc], 3))
             excite[esc] += 1.0
             a = esc[active[esc]]
             known[a] = True
-            up = a[(rng.random(a.size) < 0.5) & (sev[a] < 2)]
+            up = a[(dr.random(5, a) < 0.5) & (sev[a] < 2)]
             cdisp[up] *= W.SEVERITY_WEIGHTS[sev[up] + 1] / W.SEVERITY_WEIGHTS[sev[up]]
             sev[up] += 1
-            fu = d + rng.integers(1, 4, esc.size)
+            fu = d + dr.integers(6, 1, 4, esc)
             followup[esc] = np.where((followup[esc] < 0) | (followup[esc] > fu), fu, followup[esc])
 
         # dispute calls and unrelated incidents
-        calls = act_idx[rng.random(act_idx.size) < W.CALL_RATE[sev[act_idx]]]
+        calls = act_idx[dr.random(7, act_idx) < W.CALL_RATE[sev[act_idx]]]
         add_incidents(calls, d, _CALL_BY_TYPE[dtype_[calls]])
         known[calls] = True
-        u = rng.random(n)
+        u = dr.all(8)
         unrel = np.flatnonzero((u >= 0.3) & (u < c3))
         kind = np.where(u[unrel] < c1[unrel], 0, np.where(u[unrel] < c2[unrel], 1, 2))
         add_incidents(unrel, d, _UNRELATED[kind])
         routine = (u >= 0.6) & (u < routine_hi)
 
         # dispute onsets: candidates u < rate, thinned to min(1 - exp(-rate), 0.3)
-        cand = np.flatnonzero(rng.random(n) < onset_rate)
+        cand = np.flatnonzero(dr.all(9) < onset_rate)
         cand = cand[~active[cand]]
         rc = onset_rate[cand]
-        new = cand[rng.random(cand.size) * rc < np.minimum(-np.expm1(-rc), 0.3)]
+        new = cand[dr.random(10, cand) * rc < np.minimum(-np.expm1(-rc), 0.3)]
         if new.size:
             n_onsets += int(new.size)
             wt = w_type[ht[new], :, d]
             cum = np.cumsum(wt, axis=1)
-            t = (rng.random(new.size)[:, None] * cum[:, -1:] > cum).sum(axis=1)
+            t = (dr.random(11, new)[:, None] * cum[:, -1:] > cum).sum(axis=1)
             scum = np.cumsum(_TYPE_SEV[t], axis=1)
-            s = (rng.random(new.size)[:, None] > scum).sum(axis=1).clip(0, 2)
-            dur = _TYPE_MEDIAN[t] * np.exp(W.DURATION_SIGMA * rng.standard_normal(new.size))
+            s = (dr.random(12, new)[:, None] > scum).sum(axis=1).clip(0, 2)
+            dur = _TYPE_MEDIAN[t] * np.exp(W.DURATION_SIGMA * dr.normal(13, new))
             active[new] = True
             dtype_[new] = t
             sev[new] = s
@@ -394,13 +556,13 @@ def run(
         if idx.size:
             m = idx.size
             fab = fab_hh[idx]
-            nobody = fab | (rng.random(m) < W.NOBODY_HOME)
+            nobody = fab | (dr.random(14, idx) < W.NOBODY_HOME)
             persons = np.where(nobody, 0, 1 + rng.binomial(np.maximum(world.size[idx] - 1, 0), 0.5))
             act = active[idx] & ~nobody
             s_i = sev[idx]
             p_disc = np.where(known[idx], 0.9, 0.55 + 0.1 * (s_i == 1) + 0.2 * (s_i == 2))
             p_disc = p_disc * np.where(world.secretive[idx], 0.3, 1.0)
-            det = act & (rng.random(m) < p_disc)
+            det = act & (dr.random(15, idx) < p_disc)
             has = det.copy()
             r_type = np.full(m, -1, np.int16)
             r_sev = np.full(m, -1, np.int16)
@@ -416,11 +578,11 @@ def run(
                 tt = np.where(mis, rng.integers(0, 7, di.size), tt)
                 ss = sev[di]
                 success = (
-                    rng.random(di.size) < _TYPE_MED_SUCCESS[dtype_[di]] * W.SEVERITY_MEDIATION[ss]
+                    dr.random(16, di) < _TYPE_MED_SUCCESS[dtype_[di]] * W.SEVERITY_MEDIATION[ss]
                 )
-                relapse = success & (rng.random(di.size) < 0.15)
-                ref = ~success & (rng.random(di.size) < np.where(ss >= 1, 0.25, 0.10))
-                unres = ~success & ~ref & (rng.random(di.size) < 0.002)
+                relapse = success & (dr.random(17, di) < 0.15)
+                ref = ~success & (dr.random(18, di) < np.where(ss >= 1, 0.25, 0.10))
+                unres = ~success & ~ref & (dr.random(19, di) < 0.002)
                 st = np.where(
                     success,
                     ST_RESOLVED,
@@ -442,12 +604,12 @@ def run(
                 rec_type[di] = tt
                 rec_sev[di] = ss
                 due = d + W.FOLLOWUP_DAYS[ss]
-                on_time = rng.random(di.size) < 0.85
+                on_time = dr.random(20, di) < 0.85
                 span = W.FOLLOWUP_DAYS[ss]
                 fday = np.where(
                     on_time,
-                    d + np.maximum(1, np.ceil(span * rng.uniform(0.3, 1.0, di.size))),
-                    due + rng.integers(1, 21, di.size),
+                    d + np.maximum(1, np.ceil(span * dr.uniform(21, 0.3, 1.0, di))),
+                    due + dr.integers(22, 1, 21, di),
                 ).astype(np.int32)
                 fdue[det] = np.where(success, -1, due)
                 followup[di] = np.where(success, -1, fday)
@@ -484,6 +646,19 @@ def run(
             vis["agreement"].append(agree)
             vis["followup_due"].append(fdue)
             vis["fabricating"].append(fab)
+            if revisits is not None:
+                vis["revisit"].append(np.zeros(m, bool))
+        if revisits is not None:
+            _revisit(
+                revisits,
+                np.flatnonzero(revisit_day == d),
+                d,
+                world,
+                _Latent(
+                    active, dtype_, sev, med, known, open_rec, rec_type, rec_sev, protect_until
+                ),
+                vis,
+            )
         excite *= decay
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:

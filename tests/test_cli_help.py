@@ -7,6 +7,7 @@ from revisit.cli import app
 
 DESIGN_COMMANDS = [
     ["simulate"],
+    ["simulate-policy"],
     ["ingest"],
     ["features"],
     ["train"],

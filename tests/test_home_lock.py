@@ -219,7 +219,15 @@ def test_tracking_store_is_initialised_once_under_the_lock(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     "command",
-    [["ingest"], ["features"], ["train"], ["promote"], ["token", "issue"], ["token", "revoke"]],
+    [
+        ["ingest"],
+        ["features"],
+        ["train"],
+        ["promote"],
+        ["token", "issue"],
+        ["token", "revoke"],
+        ["simulate-policy"],
+    ],
 )
 def test_every_writing_command_offers_wait(command: list[str]) -> None:
     from typer.testing import CliRunner

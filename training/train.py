@@ -30,6 +30,7 @@ import pandas as pd
 
 from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores
 from training.config import TrainConfig
+from training.evidence import RunEvidence, add_officer_rules
 from training.splits import Fold, final_split, rolling_origin_splits
 from warehouse.contract import (
     JURISDICTION_COLUMNS,
@@ -42,6 +43,8 @@ from warehouse.contract import (
 logger = logging.getLogger(__name__)
 
 EXPERIMENT_NAME = "revisit"
+#: Experiment tag the MLflow UI reads to choose its view (classic ML runs vs GenAI traces).
+EXPERIMENT_KIND_TAG, CLASSIC_EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 CHALLENGER_ALIAS = "challenger"
 #: Names of the compared scorers, in table order.
 MODEL, LOGISTIC, HAND_RULE, ORACLE = "lightgbm", "logistic", "hand_rule", "oracle"
@@ -90,6 +93,7 @@ class TrainResult:
     n_rows: int = 0
     window: dict[str, str] = field(default_factory=dict)
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evidence: RunEvidence | None = None
 
     def comparison_table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle: one row per metric, one column per scorer.
@@ -241,8 +245,14 @@ def _experiment_id(client: Any, artifact_location: str) -> str:
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":  # deleted in the UI: bring it back
             client.restore_experiment(experiment.experiment_id)
-        return str(experiment.experiment_id)
-    return str(client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location))
+        experiment_id = str(experiment.experiment_id)
+    else:
+        experiment_id = str(
+            client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+        )
+    # The UI opens a training experiment on its classic runs view, not the GenAI traces view.
+    client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_EXPERIMENT_KIND)
+    return experiment_id
 
 
 def _contributions(model: Any, X: pd.DataFrame) -> pd.Series:
@@ -308,6 +318,7 @@ def _score_fold(
     out[HAND_RULE] = hand_rule_scores(test)
     if ground_truth_dir is not None:
         out[ORACLE] = oracle_scores(test, ground_truth_dir)
+    out = add_officer_rules(out, test)  # the three officers' rules and the no-prior segment
     return out.reset_index(drop=True)
 
 
@@ -481,8 +492,10 @@ def run_training(
 
     from features.build import build_features
     from models.pyfunc import log_model, mlflow_uris
+    from training.evidence_report import card_section, write_evidence
     from training.model_card import render_model_card
     from training.plots import plot_feature_importance, save_figure
+    from training.reviewers import review_run
     from training.splits import SplitError
     from warehouse.store import read_incidents, read_visits
 
@@ -519,6 +532,8 @@ def run_training(
     from features.catalogue import feature_names as catalogue_names
 
     feature_names = [c for c in catalogue_names() if c in frame.columns]
+    with stage("leakage canary"):
+        _leakage_canary(frame, feature_names, config)
     try:
         folds = rolling_origin_splits(
             frame["as_of"].unique(),
@@ -562,6 +577,24 @@ def run_training(
                 for name, part in scored.groupby("fold", sort=True)
             ],
             ignore_index=True,
+        )
+
+    with stage("evidence"):
+        evidence = _run_evidence(scored, scorers, config)
+        if ORACLE in scorers:
+            _oracle_canary(pooled)
+    with stage("reviewers' tools"):
+        review = review_run(
+            frame,
+            scored,
+            feature_names,
+            tracking_uri=tracking_uri,
+            model_name=model_name,
+            ks=list(config.capacity_shares),
+            group_ks=[config.capacity_per_township],
+            n_boot=config.n_bootstrap,
+            random_state=config.seed,
+            model_col=MODEL,
         )
 
     from models.risk_model import EscalationModel
@@ -620,7 +653,11 @@ def run_training(
             metrics = _metric_dict(pooled, TEST_PREFIX)
             for name, part in per_fold.groupby("fold", sort=True):
                 metrics.update(_metric_dict(part, str(name)))
+            metrics.update(evidence.metrics())
+            metrics.update(review.metrics())
             mlflow.log_metrics(metrics)
+            write_evidence(evidence, out)
+            review.write(out)
 
             pooled.to_csv(out / "metrics_test.csv", index=False)
             per_fold.to_csv(out / "metrics_per_fold.csv", index=False)
@@ -657,6 +694,7 @@ def run_training(
                 has_oracle=ORACLE in scorers,
                 run_id=run_id,
             )
+            card += "\n" + card_section(evidence)
             (out / "model_card.md").write_text(card, encoding="utf-8")
             mlflow.log_artifacts(str(out))
 
@@ -679,6 +717,8 @@ def run_training(
                     for metric in ("roc_auc", "average_precision", headline)
                     if (model, metric) in test_values
                 },
+                **evidence.tags(),
+                **review.tags(),
             }
             mlflow.set_tags(tags)
         versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
@@ -709,6 +749,45 @@ def run_training(
         n_rows=len(frame),
         window=window,
         scored=scored,
+        evidence=evidence,
+    )
+
+
+def _leakage_canary(frame: pd.DataFrame, feature_names: list[str], config: TrainConfig) -> None:
+    """Refuse a frame in which a single feature separates the label (``training.leakage``)."""
+    from training.leakage import LeakageError, check_features
+
+    try:
+        check_features(frame, feature_names, LABEL_COLUMN, random_state=config.seed)
+    except LeakageError as err:
+        raise TrainingError(str(err)) from err
+
+
+def _oracle_canary(pooled: pd.DataFrame) -> None:
+    """Refuse a model that beats the simulator's own probability (``training.leakage``)."""
+    from training.leakage import LeakageError, check_against_oracle
+
+    auc = pooled[pooled["metric"] == "roc_auc"].set_index("model")["value"]
+    try:
+        check_against_oracle(float(auc.get(MODEL, np.nan)), float(auc.get(ORACLE, np.nan)))
+    except LeakageError as err:
+        raise TrainingError(str(err)) from err
+
+
+def _run_evidence(scored: pd.DataFrame, scorers: list[str], config: TrainConfig) -> RunEvidence:
+    """Strongest officer rule per capacity, paired lifts, test size, calibration (``training.evidence``)."""
+    from training.evidence import summarise
+
+    models = [s for s in scorers if s != HAND_RULE]
+    return summarise(
+        scored,
+        models,
+        models,
+        ks=list(config.capacity_shares),
+        group_ks=[config.capacity_per_township],
+        n_boot=config.n_bootstrap,
+        random_state=config.seed,
+        main_model=MODEL,
     )
 
 

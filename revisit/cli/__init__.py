@@ -11,6 +11,8 @@ from revisit.cli import (
     rank_cmd,
     serve_cmd,
     simulate_cmd,
+    simulate_policy_cmd,
+    tasks_cmd,
     token_cmd,
     train_cmd,
 )
@@ -39,6 +41,7 @@ def _private_files() -> None:
 
 for _module in (
     simulate_cmd,
+    simulate_policy_cmd,
     ingest_cmd,
     features_cmd,
     train_cmd,
@@ -46,10 +49,19 @@ for _module in (
     serve_cmd,
     token_cmd,
     audit_cmd,
+    tasks_cmd,
 ):
     _module.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``revisit`` console script."""
+    """Entry point of the ``revisit`` console script.
+
+    MLflow's usage telemetry is switched off for every Revisit process (set
+    before any command imports mlflow; an explicit ``MLFLOW_DISABLE_TELEMETRY``
+    in the environment wins): a police deployment sends nothing out.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     app()

@@ -130,6 +130,9 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(
             20, "--limit", min=1, max=500, help="Households to list (1–500)."
         ),
+        offset: int = typer.Option(
+            0, "--offset", min=0, max=10_000_000, help="Households to skip (the next page)."
+        ),
         fmt: str = typer.Option("table", "--format", help="table, csv, json or xlsx."),
         lang: str = typer.Option("en", "--lang", help="Language of reasons and headers: en or zh."),
         out: Path | None = OutOption,
@@ -197,7 +200,7 @@ def register(app: typer.Typer) -> None:
             fail(f"no {level} named {name!r} in the snapshot")
             return
         try:
-            body = priority_list(state, level, name, limit=limit, offset=0, lang=lang)  # type: ignore[arg-type]
+            body = priority_list(state, level, name, limit=limit, offset=offset, lang=lang)  # type: ignore[arg-type]
         except UnknownJurisdiction:
             _audit(settings, level, name, [], model_version, state_as_of, "not_found")
             fail(f"no {level} named {name!r} in the snapshot")

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("issue")
     def issue(
-        role: str = typer.Option(..., "--role", help="officer, analyst or admin."),
+        role: str = typer.Option(..., "--role", help="officer, supervisor, analyst or admin."),
         name: str = typer.Option(
             ..., "--name", help="Label: the unit or service the token is for."
         ),
@@ -98,8 +98,8 @@ def register(app: typer.Typer) -> None:
         if len(given) > 1:
             fail("give at most one of --county, --township or --village")
         level, jurisdiction = given[0] if given else (None, None)
-        if role == "officer" and level is None:
-            fail("an officer token needs a jurisdiction (--county, --township or --village)")
+        if role in ("officer", "supervisor") and level is None:
+            fail(f"a {role} token needs a jurisdiction (--county, --township or --village)")
         if level is not None and jurisdiction is not None:
             from serving.config import ServingSettings
 

@@ -11,7 +11,7 @@ from serving.audit import AuditEvent
 from serving.auth import CurrentUser
 from serving.deps import AuditDep, LanguageDep, StateDep, reasons_out
 from serving.errors import UnknownHousehold
-from serving.listing import as_count, round_days
+from serving.listing import as_count, round_days, with_rule_reasons
 from serving.schemas import HouseholdOut
 from serving.scope import may_see_household
 from serving.state import ServingState
@@ -80,7 +80,7 @@ def get_household(
         audit_read([household_id], "forbidden")
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND)
     row = state.row(position, rank=1)
-    (reasons,) = state.reasons_for([position])
+    (reasons,) = with_rule_reasons(state, [row], state.reasons_for([position]))
     audit_read([row.household_id], "ok")
     return HouseholdOut(
         household_id=row.household_id,

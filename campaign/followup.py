@@ -1,0 +1,89 @@
+"""Follow-ups past due (回访期限): a rule of the campaign, independent of the model.
+
+Rule: take each household's latest approved visit known before the as-of date
+(``recorded_at < as_of``, ``review_status == "approved"``, latest by
+``visited_at``). When that visit set a ``followup_due`` and it lies before the
+as-of date, the follow-up is overdue by ``(as_of − followup_due)`` whole days: no
+approved visit has happened since the visit that asked for it (a later one would
+be the latest). Each missed ``followup_due`` gives one task, however many weeks it
+stays missed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def overdue_followups(visits: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Households whose follow-up is overdue at ``as_of``.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        Canonical visits (``household_id, county, township, village, visited_at,
+        recorded_at, review_status, followup_due``; times Asia/Shanghai).
+    as_of : Timestamp
+        Local midnight (Asia/Shanghai).
+
+    Returns
+    -------
+    DataFrame
+        ``household_id, county, township, village`` (from the latest visit),
+        ``followup_due`` (Timestamp, local midnight) and ``days_overdue`` (int ≥ 1),
+        sorted by ``days_overdue`` descending then ``household_id``.
+    """
+    cols = ["household_id", "county", "township", "village", "followup_due", "days_overdue"]
+    if len(visits) == 0:
+        return pd.DataFrame(columns=cols)
+    known = visits[(visits["review_status"] == "approved") & (visits["recorded_at"] < as_of)]
+    latest = known.sort_values(["household_id", "visited_at"]).drop_duplicates(
+        "household_id", keep="last"
+    )
+    due = latest["followup_due"]
+    late = latest[due.notna() & (due < as_of)].copy()
+    late["days_overdue"] = ((as_of - late["followup_due"]).dt.days).astype("int64")
+    late = late[late["days_overdue"] >= 1]
+    return (
+        late[cols]
+        .sort_values(["days_overdue", "household_id"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
+
+
+#: Visit columns the follow-through reads (officers, follow-ups, closing tasks).
+VISIT_COLUMNS: tuple[str, ...] = (
+    "household_id",
+    "county",
+    "township",
+    "village",
+    "officer_id",
+    "visited_at",
+    "recorded_at",
+    "review_status",
+    "followup_due",
+    "has_dispute",
+    "resolution_status",
+)
+
+
+def read_campaign_visits(home: Path) -> pd.DataFrame:
+    """The warehouse's visits, only the columns of :data:`VISIT_COLUMNS` (empty if none).
+
+    Raises
+    ------
+    WarehouseError
+        When the visits table exists but cannot be read.
+    """
+    from warehouse.contract import TABLE_VISITS, warehouse_path
+    from warehouse.store import VISITS_DTYPES, WarehouseError, empty_visits
+
+    path = warehouse_path(home, TABLE_VISITS)
+    if not path.exists():
+        return empty_visits()[list(VISIT_COLUMNS)]
+    try:
+        frame = pd.read_parquet(path, columns=list(VISIT_COLUMNS))
+    except (OSError, ValueError) as err:
+        raise WarehouseError(f"cannot read warehouse table {str(path)!r}: {err}") from err
+    return frame.astype({c: VISITS_DTYPES[c] for c in VISIT_COLUMNS})

@@ -1,0 +1,1 @@
+"""Officers' pages under ``/ui/``: server-rendered (Jinja2), no front-end build step."""
