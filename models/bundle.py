@@ -65,8 +65,9 @@ class ArrayCalibrator:
     Parameters
     ----------
     spec : dict
-        ``{"kind": "isotonic", "x": [...], "y": [...], "tie_break": eps}``,
-        ``{"kind": "sigmoid", "coef": a, "intercept": b}`` or ``{"kind": "none"}``.
+        ``{"kind": "isotonic", "x": [...], "y": [...]}``,
+        ``{"kind": "sigmoid", "coef": a, "intercept": b}`` or ``{"kind": "none"}``, each with
+        ``"tie_break": eps`` and ``"max_prob": cap`` (the highest validation probability).
 
     Raises
     ------
@@ -80,6 +81,12 @@ class ArrayCalibrator:
             raise BundleError(f"calibration kind: expected isotonic, sigmoid or none, got {kind!r}")
         self.method = str(kind)
         self.spec = spec
+        self._eps = float(spec.get("tie_break", ISOTONIC_TIE_BREAK))
+        self._max_prob = float(spec.get("max_prob", 1.0))
+        if not 0.0 <= self._max_prob <= 1.0:
+            raise BundleError(
+                f"calibration max_prob: expected a probability, got {self._max_prob!r}"
+            )
         if kind == "isotonic":
             x = np.asarray(spec.get("x", []), dtype=np.float64)
             y = np.asarray(spec.get("y", []), dtype=np.float64)
@@ -89,22 +96,26 @@ class ArrayCalibrator:
                     f"got {x.shape!r} and {y.shape!r}"
                 )
             self._x, self._y = x, y
-            self._eps = float(spec.get("tie_break", ISOTONIC_TIE_BREAK))
         elif kind == "sigmoid":
             self._coef = float(spec["coef"])
             self._intercept = float(spec["intercept"])
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated probability, float64 of shape (n,), from raw log-odds of shape (n,)."""
+        """Calibrated probability, float64 of shape (n,), from raw log-odds of shape (n,).
+
+        The map, capped at the highest probability validation saw (``max_prob``), blended
+        with ``tie_break`` of the booster's own probability so that order is strict within a
+        step (as :meth:`models.risk_model.ScoreCalibrator.predict` does).
+        """
         raw = np.asarray(raw, dtype=np.float64)
         if self.method == "isotonic":
-            clipped = np.clip(raw, self._x[0], self._x[-1])
-            iso = np.interp(clipped, self._x, self._y)
-            prob = (1.0 - self._eps) * iso + self._eps * expit(raw)
+            mapped = np.interp(raw, self._x, self._y)
         elif self.method == "sigmoid":
-            prob = expit(self._coef * raw + self._intercept)
+            mapped = expit(self._coef * raw + self._intercept)
         else:
-            prob = expit(raw)
+            mapped = expit(raw)
+        prob = np.minimum(np.asarray(mapped, dtype=np.float64), self._max_prob)
+        prob = (1.0 - self._eps) * prob + self._eps * expit(raw)
         return np.clip(np.asarray(prob, dtype=np.float64), 0.0, 1.0)
 
     def __repr__(self) -> str:
@@ -114,9 +125,8 @@ class ArrayCalibrator:
 def calibration_spec(calibrator: Any) -> dict[str, Any]:
     """The fitted arrays of a calibrator as JSON-ready data.
 
-    Reads what the fitted map holds (an ``IsotonicRegression``'s
-    ``X_thresholds_``/``y_thresholds_``, a logistic regression's ``coef_``/
-    ``intercept_``), whatever fitted it.
+    Reads the calibrator's plain fitted state (``x_``, ``y_`` isotonic knots;
+    ``coef_``, ``intercept_`` sigmoid; ``max_prob_`` the served cap).
 
     Parameters
     ----------
@@ -135,27 +145,30 @@ def calibration_spec(calibrator: Any) -> dict[str, Any]:
     """
     if isinstance(calibrator, ArrayCalibrator):
         return dict(calibrator.spec)
-    fitted = getattr(calibrator, "_map", None)
-    if fitted is None:
-        return {"kind": "none"}
-    if hasattr(fitted, "X_thresholds_") and hasattr(fitted, "y_thresholds_"):
+    method = getattr(calibrator, "method", None)
+    common = {
+        "tie_break": ISOTONIC_TIE_BREAK,
+        "max_prob": float(getattr(calibrator, "max_prob_", 1.0)),
+    }
+    if method == "isotonic" and hasattr(calibrator, "x_") and hasattr(calibrator, "y_"):
         return {
             "kind": "isotonic",
-            "x": [float(v) for v in np.asarray(fitted.X_thresholds_, dtype=np.float64)],
-            "y": [float(v) for v in np.asarray(fitted.y_thresholds_, dtype=np.float64)],
-            "tie_break": ISOTONIC_TIE_BREAK,
+            "x": [float(v) for v in np.asarray(calibrator.x_, dtype=np.float64)],
+            "y": [float(v) for v in np.asarray(calibrator.y_, dtype=np.float64)],
+            **common,
         }
-    if hasattr(fitted, "coef_") and hasattr(fitted, "intercept_"):
-        coef = np.asarray(fitted.coef_, dtype=np.float64).ravel()
-        intercept = np.asarray(fitted.intercept_, dtype=np.float64).ravel()
-        if coef.size != 1 or intercept.size != 1:
-            raise BundleError(
-                f"sigmoid calibration: expected one coefficient and one intercept, "
-                f"got shapes {coef.shape!r} and {intercept.shape!r}"
-            )
-        return {"kind": "sigmoid", "coef": float(coef[0]), "intercept": float(intercept[0])}
+    if method == "sigmoid" and hasattr(calibrator, "coef_"):
+        return {
+            "kind": "sigmoid",
+            "coef": float(calibrator.coef_),
+            "intercept": float(calibrator.intercept_),
+            **common,
+        }
+    if method == "none":
+        return {"kind": "none", **common}
     raise BundleError(
-        f"calibration: expected an isotonic or logistic map, got {type(fitted).__name__!r}"
+        f"calibration: expected a fitted isotonic, sigmoid or none calibrator, got "
+        f"{type(calibrator).__name__!r} with method {method!r}"
     )
 
 

@@ -4,7 +4,8 @@
 
 * Body guard, before anything is parsed or authenticated: a body over
   ``max_body_bytes`` answers 413 (by ``Content-Length``, or while streaming a
-  chunked body); a ``POST``/``PUT`` whose ``Content-Type`` is not JSON answers 415.
+  chunked body); a ``POST``/``PUT`` to ``/v1`` whose ``Content-Type`` is not JSON answers 415
+  (the officers' pages under ``/ui/`` post forms).
 * Audit: the route hands its detailed event (jurisdiction, household ids) to
   :meth:`serving.audit.AuditLog.record`, which, inside a request, parks it in
   :data:`serving.audit.PENDING`. When the response starts, the middleware writes
@@ -174,6 +175,9 @@ class AuditMiddleware:
         has_body = (length or 0) > 0 or any(n.lower() == b"transfer-encoding" for n, _ in headers)
         if (
             scope.get("method") in ("POST", "PUT", "PATCH")
+            and str(scope.get("path", "")).startswith(
+                AUDITED_PREFIX
+            )  # the JSON API; /ui/ posts forms
             and has_body
             and content_type not in _JSON_TYPES
         ):

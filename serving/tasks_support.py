@@ -20,6 +20,7 @@ from campaign.db import TaskDB
 from campaign.errors import TaskStoreError
 from serving.audit import AuditEvent, AuditLog
 from serving.auth import User
+from warehouse.jurisdictions import LEVELS, depth, split_path
 
 
 class TaskDBHolder:
@@ -68,16 +69,35 @@ def task_db(request: Request) -> TaskDB:
         ) from err
 
 
+def _as_levels(level: str, text: str) -> dict[str, str]:
+    """A place text as per-level names: a full path fills every level down to ``level``."""
+    parts = split_path(text)
+    if len(parts) == depth(level):
+        return dict(zip(LEVELS, parts, strict=False))
+    return {level: parts[-1]} if parts else {level: text}
+
+
 def scope_of(user: User) -> dict[str, str]:
-    """The path filter a user's tasks are held to (empty for analysts and admins)."""
+    """The path filter a user's tasks are held to (empty for unrestricted users).
+
+    Tokens hold full paths (``兴仁市/城南街道``), tasks hold one column per level, so a
+    township token becomes ``{"county": "兴仁市", "township": "城南街道"}``.
+    """
     if user.unrestricted or user.level is None or user.jurisdiction is None:
         return {}
-    return {user.level: user.jurisdiction}
+    return _as_levels(user.level, user.jurisdiction)
 
 
 def place_filter(user: User, asked: dict[str, str | None]) -> dict[str, str] | None:
-    """Asked filters intersected with the user's scope; ``None`` when they contradict it."""
-    place = {k: v for k, v in asked.items() if v is not None}
+    """Asked filters (names or paths) intersected with the user's scope; ``None`` on conflict."""
+    place: dict[str, str] = {}
+    for level, value in asked.items():
+        if value is None:
+            continue
+        for lvl, name in _as_levels(level, value).items():
+            if place.get(lvl, name) != name:
+                return None
+            place[lvl] = name
     for level, name in scope_of(user).items():
         if place.get(level, name) != name:
             return None

@@ -49,7 +49,9 @@ def _version(
     if champion is not None:
         client.set_tag(run.info.run_id, "vs_champion.version", champion)
     for name in BUNDLE_FILES:  # stand-ins: signing hashes the files, never parses them
-        client.log_text(run.info.run_id, f"{name} of run {run.info.run_id}", f"{BUNDLE_ARTIFACT_PATH}/{name}")
+        client.log_text(
+            run.info.run_id, f"{name} of run {run.info.run_id}", f"{BUNDLE_ARTIFACT_PATH}/{name}"
+        )
     client.set_terminated(run.info.run_id)
     if not client.search_registered_models(f"name='{NAME}'"):
         client.create_registered_model(NAME)
@@ -112,7 +114,10 @@ def test_challenger_worse_than_champion_on_same_weeks_is_refused(uri: str) -> No
         promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, version=worse)
     assert _champion(uri) == v1
     level = _version(uri, champion=v1, diff_low=-0.005)  # the boundary passes
-    assert promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, version=level).previous_champion == v1
+    assert (
+        promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, version=level).previous_champion
+        == v1
+    )
     assert _champion(uri) == level
 
 
@@ -129,7 +134,12 @@ def test_force_with_reason_overrides_and_is_recorded_on_version_and_model_card(u
     bad = _version(uri, lift_low=0.8)
     with pytest.raises(RegistryError, match="needs a reason"):
         promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, force=True, reason="  ")
-    result = promote(tracking_uri=uri, model_name=NAME, signing_key=KEY, force=True, reason="small county: 12 events"
+    result = promote(
+        tracking_uri=uri,
+        model_name=NAME,
+        signing_key=KEY,
+        force=True,
+        reason="small county: 12 events",
     )
     assert result.forced and _champion(uri) == bad
     tags = _tags(uri, bad)
@@ -163,11 +173,15 @@ def test_cli_promote_refusal_exits_3_with_figures_and_force_needs_reason(
     monkeypatch.delenv("REVISIT_MODEL_NAME", raising=False)
     uri = f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
     _version(uri, lift_low=0.9)
-    result = CliRunner().invoke(app, ["promote", "--home", str(tmp_path)], env={"REVISIT_SIGNING_KEY": KEY})
+    result = CliRunner().invoke(
+        app, ["promote", "--home", str(tmp_path)], env={"REVISIT_SIGNING_KEY": KEY}
+    )
     assert result.exit_code == 3
     assert "lower bound 0.9000" in result.output and "Traceback" not in result.output
     assert _champion(uri) is None
-    result = CliRunner().invoke(app, ["promote", "--home", str(tmp_path), "--force"], env={"REVISIT_SIGNING_KEY": KEY})
+    result = CliRunner().invoke(
+        app, ["promote", "--home", str(tmp_path), "--force"], env={"REVISIT_SIGNING_KEY": KEY}
+    )
     assert result.exit_code == 2 and "--reason" in result.output
     result = CliRunner().invoke(
         app,

@@ -95,8 +95,9 @@ def test_each_township_gets_its_top_n_with_path_band_due_reasons_and_version(
     report = _publish(db, state, capacity=3)
     frame = db.tasks_frame(kind="model")
     assert report.n_model == 4 * 3 == len(frame)  # four townships in the fake hierarchy
-    for (_county, township), group in frame.groupby(["county", "township"]):
-        expected = [state.household_ids[p] for p in state.ranking("township", township)[:3]]
+    for (county, township), group in frame.groupby(["county", "township"]):
+        top = state.ranking("township", f"{county}/{township}")[:3]  # places are paths
+        expected = [state.household_ids[p] for p in top]
         assert sorted(group["household_id"]) == sorted(expected)
         assert set(group["rank"]) == {1, 2, 3}
     row = frame.iloc[0]

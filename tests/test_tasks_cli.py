@@ -63,8 +63,9 @@ def test_rank_offset_shows_the_next_page(home: Path) -> None:
 
     from warehouse.contract import TABLE_VISITS, warehouse_path
 
-    townships = pd.read_parquet(warehouse_path(home, TABLE_VISITS), columns=["township"])
-    township = str(townships["township"].value_counts().index[0])
+    places = pd.read_parquet(warehouse_path(home, TABLE_VISITS), columns=["county", "township"])
+    county, name = places.value_counts().index[0]
+    township = f"{county}/{name}"  # a path: township names repeat across counties
     first = json.loads(
         run_cli(["rank", "--township", township, "--limit", "4", "--format", "json"], home).stdout
     )
