@@ -236,8 +236,10 @@ def period_figures(
         _count(disputes, keys, "disputes_found"),
         _count(disputes[handled.fillna(False)], keys, "disputes_handled"),
     ]
-    hz = cur.loc[cur["risk_hazards"].fillna("").ne(""), [*keys, "household_id", "visited_at"]]
-    hz = hz.assign(hazard=cur["risk_hazards"].str.split(HAZARD_SEPARATOR)).explode("hazard")
+    hz = cur.loc[
+        cur["risk_hazards"].fillna("").ne(""), [*keys, "household_id", "visited_at", "risk_hazards"]
+    ]
+    hz = hz.assign(hazard=hz["risk_hazards"].str.split(HAZARD_SEPARATOR)).explode("hazard")
     hz = hz.sort_values("visited_at").drop_duplicates(["household_id", "hazard"])
     last_visit = known.groupby("household_id")["visited_at"].max()
     followed = hz["household_id"].map(last_visit) > hz["visited_at"]
