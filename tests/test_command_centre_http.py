@@ -11,8 +11,10 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from campaign.officer_review import SUSPECT_NOTE_EN, SUSPECT_NOTE_ZH
 from serving.app import create_app
 from serving.auth import TokenStore
+from serving.state import ServingState
 from tests.test_campaign_reports import hand_incidents, hand_visits
 from tests.test_serving_support import fake_loader, settings_for
 from warehouse.contract import TABLE_INCIDENTS, TABLE_VISITS
@@ -107,3 +109,24 @@ def test_review_is_scoped_and_every_request_is_audited(
     assert ("/v1/officers/review", "ok") in rows
     assert ("/v1/officers/review", "forbidden") in rows
     assert ("/v1/reports/{period}", "forbidden") in rows
+
+
+def test_lists_mark_households_whose_recent_visits_are_suspect() -> None:
+    from serving.listing import priority_list
+    from tests.test_serving_support import FakeModel, ModelInfo, make_snapshot
+
+    frame = make_snapshot()
+    first = frame.iloc[0]
+    state = ServingState(
+        FakeModel(),
+        frame,
+        ModelInfo(name="household-escalation", version="7", metrics={}),
+        frame["as_of"].iloc[0],
+        suspect_households=frozenset({str(first["household_id"])}),
+    )
+    body = priority_list(state, "village", str(first["village"]), limit=500, offset=0, lang="en")
+    notes = {it.household_id: it.note for it in body.items}
+    assert notes.pop(str(first["household_id"])) == SUSPECT_NOTE_EN
+    assert set(notes.values()) == {None}
+    zh = priority_list(state, "village", str(first["village"]), limit=500, offset=0, lang="zh")
+    assert SUSPECT_NOTE_ZH in {it.note for it in zh.items}
