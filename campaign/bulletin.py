@@ -85,7 +85,7 @@ class Report:
         def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             out = []
             for rec in frame.astype(object).to_dict(orient="records"):
-                out.append({k: _plain(v) for k, v in rec.items()})
+                out.append({str(k): _plain(v) for k, v in rec.items()})
             return out
 
         return {
@@ -134,8 +134,8 @@ def scope_frames(
     ReportError
         If more than one of county, township, village is given.
     """
-    given = {k: v for k, v in (("county", county), ("township", township), ("village", village))}
-    given = {k: v for k, v in given.items() if v is not None}
+    pairs = (("county", county), ("township", township), ("village", village))
+    given = {k: v for k, v in pairs if v is not None}
     if len(given) > 1:
         raise ReportError(f"give at most one of county, township, village; got {given!r}")
     for col, name in given.items():

@@ -119,7 +119,7 @@ class ReviewConfig:
         Local hours (start, end): visits at or after ``start`` or before ``end`` (20, 7).
     threshold : float
         Score (weighted mean of clipped z-scores) from which an officer is on the review
-        list (default 2.0).
+        list (default 1.0).
     weights : dict of str to float
         Weight of each indicator (:data:`DEFAULT_WEIGHTS`).
     """
@@ -131,7 +131,7 @@ class ReviewConfig:
     burst_visits: int = 5
     quick_entry_minutes: int = 15
     odd_hours: tuple[int, int] = (20, 7)
-    threshold: float = 2.0
+    threshold: float = 1.0
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
     def validate(self) -> ReviewConfig:
@@ -224,6 +224,12 @@ def reviewed_visits(
     )
 
 
+def _most_frequent(values: pd.Series) -> object:
+    """The most frequent non-missing value (the first in sort order on ties), else None."""
+    mode = values.mode()
+    return mode.iloc[0] if len(mode) else None
+
+
 def officer_indicators(flagged: pd.DataFrame) -> pd.DataFrame:
     """Per-officer indicators from :func:`reviewed_visits`.
 
@@ -254,7 +260,7 @@ def officer_indicators(flagged: pd.DataFrame) -> pd.DataFrame:
         }
     )
     for col in ("county", "township", "station"):
-        out[col] = g[col].agg(lambda s: s.mode().iloc[0] if s.notna().any() else None)
+        out[col] = g[col].agg(_most_frequent)
     out = out.reset_index()
     cols = ["officer_id", "county", "township", "station", "n_visits", *INDICATORS]
     return out[cols].astype({c: "float64" for c in INDICATORS})

@@ -38,6 +38,7 @@ periods.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -47,6 +48,9 @@ import pandas as pd
 from warehouse.contract import DEFAULT_ESCALATION_CATEGORIES, HAZARD_SEPARATOR, TIMEZONE
 
 PERIODS: Final = ("daily", "weekly", "monthly")
+
+#: What an as-of argument may be: a timestamp, a date or ISO text (naive: local time).
+DateLike = pd.Timestamp | dt.date | str
 
 #: Report levels: name -> key columns (a unit is one combination of their values).
 LEVELS: Final[dict[str, tuple[str, ...]]] = {
@@ -111,14 +115,14 @@ class Window:
         return (self.end - pd.Timedelta(days=1)).normalize()
 
 
-def local_midnight(value: pd.Timestamp | str) -> pd.Timestamp:
+def local_midnight(value: DateLike) -> pd.Timestamp:
     """Local midnight (Asia/Shanghai) of a date; naive values are local."""
     ts = pd.Timestamp(value)
     ts = ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts.tz_convert(TIMEZONE)
     return ts.normalize()
 
 
-def period_windows(period: str, as_of: pd.Timestamp | str) -> dict[str, Window]:
+def period_windows(period: str, as_of: DateLike) -> dict[str, Window]:
     """The current, previous and year-earlier windows of a report.
 
     Parameters

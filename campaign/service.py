@@ -13,13 +13,13 @@ import pandas as pd
 
 from campaign.bulletin import Report, build_report, scope_frames
 from campaign.officer_review import ReviewConfig, score_officers, suspect_visit_ids
-from campaign.reports import ReportError, local_midnight
+from campaign.reports import DateLike, ReportError, local_midnight
 from features.build import EmptyWarehouseError, default_snapshot_as_of
 from warehouse.store import read_incidents, read_visits
 
 
 def resolve_as_of(
-    visits: pd.DataFrame, incidents: pd.DataFrame, as_of: pd.Timestamp | str | None
+    visits: pd.DataFrame, incidents: pd.DataFrame, as_of: DateLike | None
 ) -> pd.Timestamp:
     """The given as-of date at local midnight, or the day after the latest record.
 
@@ -40,7 +40,7 @@ def report_from_home(
     home: Path,
     period: str,
     *,
-    as_of: pd.Timestamp | str | None = None,
+    as_of: DateLike | None = None,
     county: str | None = None,
     township: str | None = None,
     village: str | None = None,
@@ -69,7 +69,7 @@ def report_from_home(
 
 
 def review_from_home(
-    home: Path, *, as_of: pd.Timestamp | str | None = None, config: ReviewConfig | None = None
+    home: Path, *, as_of: DateLike | None = None, config: ReviewConfig | None = None
 ) -> tuple[pd.Timestamp, pd.DataFrame]:
     """The officer review list of the warehouse under ``home``.
 

@@ -195,6 +195,7 @@ def _bursts(
     gap: tuple[int, int],
     *,
     evening: bool,
+    start_range: tuple[int, int] = (540, 900),
 ) -> np.ndarray:
     """Minutes of the day of visits logged in one sitting per officer and day.
 
@@ -209,7 +210,10 @@ def _bursts(
     gap : (int, int)
         Minutes between consecutive visits of a sitting, drawn in ``[gap[0], gap[1])``.
     evening : bool
-        Whether a third of the sittings start between 20:00 and 22:00 (else 09:00-15:00).
+        Whether a third of the sittings start between 20:00 and 22:00.
+    start_range : (int, int)
+        Minute of the day the other sittings start, drawn in ``[start_range[0],
+        start_range[1])`` (default 09:00-15:00).
 
     Returns
     -------
@@ -225,9 +229,11 @@ def _bursts(
     sk = key[order]
     first = np.r_[0, np.flatnonzero(np.diff(sk)) + 1]
     sizes = np.diff(np.r_[first, sk.size])
-    start = rng.integers(540, 900, first.size)
+    start = rng.integers(start_range[0], start_range[1], first.size)
     if evening:
-        start = np.where(rng.random(first.size) < 1 / 3, rng.integers(1200, 1320, first.size), start)
+        start = np.where(
+            rng.random(first.size) < 1 / 3, rng.integers(1200, 1320, first.size), start
+        )
     step = rng.integers(gap[0], gap[1], sk.size)
     csum = np.cumsum(step)
     within = csum - np.repeat(csum[first] - step[first], sizes)  # running sum in a sitting
@@ -252,10 +258,22 @@ def visit_tables(
     fab = v["fabricating"].astype(bool)
     perf = v["perfunctory"].astype(bool)
     conduct_rng = np.random.default_rng([config.seed, 0xFAB, 1])
-    # made-up records are typed in one sitting, 2-4 minutes apart, a third of the
-    # sittings late in the evening; perfunctory visits follow each other 4-8 minutes apart
-    minute[fab] = _bursts(v, fab, conduct_rng, (2, 5), evening=True)[fab]
+    # per-officer habits: half the fabricators are careful, a quarter of the others type
+    # each day's records in one evening sitting
+    habit = np.random.default_rng([config.seed, 0xFAB, 2]).random(world.officer_township.size)
+    careful = fab & (habit[v["officer"]] < 0.5)
+    blatant = fab & ~careful
+    real = ~fab & ~perf
+    # real visits follow a route, 20-45 minutes apart from the morning on; perfunctory
+    # visits 4-8 minutes apart; blatant made-up records are typed in one sitting 2-4
+    # minutes apart (a third of the sittings late in the evening); careful ones claim
+    # daytime visits 8-20 minutes apart
+    minute[real] = _bursts(v, real, conduct_rng, (20, 46), evening=False, start_range=(510, 600))[
+        real
+    ]
     minute[perf] = _bursts(v, perf, conduct_rng, (4, 9), evening=False)[perf]
+    minute[blatant] = _bursts(v, blatant, conduct_rng, (2, 5), evening=True)[blatant]
+    minute[careful] = _bursts(v, careful, conduct_rng, (8, 21), evening=False)[careful]
     visited = v["day"].astype(np.int64) * 1440 + minute
     m = visited.shape[0]
     delay = np.exp(np.log(360.0) + 1.5 * rng.standard_normal(m))
@@ -265,11 +283,18 @@ def visit_tables(
     slow = kind == W.OFFICER_KINDS.index("slow_recorder")
     if slow.any():
         delay[slow] = np.exp(
-            np.log(W.SLOW_RECORDER_DELAY_MINUTES) + 0.8 * conduct_rng.standard_normal(int(slow.sum()))
+            np.log(W.SLOW_RECORDER_DELAY_MINUTES)
+            + 0.8 * conduct_rng.standard_normal(int(slow.sum()))
         )
-    if fab.any():  # typed straight in: recorded minutes after the claimed time
-        delay[fab] = conduct_rng.uniform(1, 15, int(fab.sum()))
+    if blatant.any():  # typed straight in: recorded minutes after the claimed time
+        delay[blatant] = conduct_rng.uniform(1, 15, int(blatant.sum()))
     recorded = visited + np.maximum(1, delay).astype(np.int64)
+    # evening sittings: careful fabricators, and honest batch typers' real visits
+    batch = careful | (real & ~slow & ~tail & (habit[v["officer"]] >= 0.75))
+    typed = v["day"].astype(np.int64) * 1440 + _bursts(
+        v, batch, conduct_rng, (1, 4), evening=False, start_range=(1200, 1290)
+    )
+    recorded = np.where(batch, np.maximum(typed, visited + 5), recorded)
     review_delay = np.exp(np.log(1440.0) + 1.0 * rng.standard_normal(m)).astype(np.int64) + 5
     reviewed = recorded + review_delay
     limit = ((config.end - config.start).days + 1) * 1440

@@ -218,8 +218,7 @@ def simulate(config: SimulationConfig, out_dir: Path) -> SimulationSummary:
             "officers": int(world.officer_township.size),
             "fabricating_officers": int(world.officer_fabricating.sum()),
             "officer_kinds": {
-                name: int((world.officer_kind == k).sum())
-                for k, name in enumerate(W.OFFICER_KINDS)
+                name: int((world.officer_kind == k).sum()) for k, name in enumerate(W.OFFICER_KINDS)
             },
         },
         "campaign_waves": [

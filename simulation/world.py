@@ -80,9 +80,13 @@ Visits
 * Officers' conduct (``OFFICER_KINDS``, drawn from a generator of its own so
   the rest of the world is unchanged): 5 % (at least one) fabricate a share
   (30-80 %) of their visits: the record claims someone met (usually one or
-  two people), finds nothing, and is typed at a desk in a batch, 2-4 minutes
-  apart, a third of the batches late in the evening, recorded minutes after
-  the claimed time (and rejected at review 10 % of the time); 4 % are
+  two people) and finds nothing (rejected at review 10 % of the time).  Half
+  of them are blatant: the records are typed at a desk in one sitting, 2-4
+  minutes apart, a third of the sittings late in the evening, recorded
+  minutes after the claimed time; the other half are careful: they claim
+  daytime visits 8-20 minutes apart and type them in an evening sitting, as
+  a quarter of honest officers do with their real visits (which follow a
+  route, 20-45 minutes apart, from the morning on); 4 % are
   perfunctory for a share (50-90 %) of their visits: someone is met but
   nothing is asked, so nothing is ever found, and such visits follow each
   other 4-8 minutes apart.  Two honest kinds look odd on one indicator each:

@@ -45,8 +45,15 @@ def _report(
 ) -> Any:
     from campaign.service import report_from_home
 
-    kw = {scope[0]: scope[1]} if scope[0] else {}
-    return report_from_home(Path(home), period, as_of=as_of, **kw)
+    level, name = scope
+    return report_from_home(
+        Path(home),
+        period,
+        as_of=as_of,
+        county=name if level == "county" else None,
+        township=name if level == "township" else None,
+        village=name if level == "village" else None,
+    )
 
 
 @functools.lru_cache(maxsize=8)
