@@ -24,6 +24,7 @@ from campaign.reports import (
     headline,
     headline_numbers,
     household_units,
+    known_before,
     known_visits,
     local_midnight,
     pct_change,
@@ -31,6 +32,7 @@ from campaign.reports import (
     period_windows,
     weekly_trend,
 )
+from warehouse.contract import TABLE_INCIDENTS
 
 #: Figures compared with the previous period and the year before, in every level.
 COMPARED = ("officer_days", "households_visited", "disputes_found", "escalations")
@@ -185,6 +187,7 @@ def build_report(
     t = local_midnight(as_of)
     windows = period_windows(period, t)
     known = known_visits(visits, t)
+    incidents = known_before(incidents, TABLE_INCIDENTS, t)
     units = household_units(known)
     levels: dict[str, pd.DataFrame] = {}
     totals: dict[str, dict[str, float]] = {}

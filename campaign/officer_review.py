@@ -3,7 +3,7 @@
 The rule
 --------
 At an as-of date t, for each officer, take the approved visits known before t
-(``recorded_at < t``) with ``visited_at`` in ``[t - window_days, t)``.  Seven
+(``recorded_at < t``; the latest version of each known then) with ``visited_at`` in ``[t - window_days, t)``.  Seven
 indicators describe how the officer's records look (:data:`INDICATORS`):
 bursts of many visits within minutes, visits where nobody was met, the rates
 of disputes and hazards found, records identical to the previous one of the
@@ -46,7 +46,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from warehouse.contract import TIMEZONE
+from warehouse.contract import TABLE_VISITS, TIMEZONE
+from warehouse.versions import current_versions
 
 #: name -> (direction, scale floor, English text, Chinese text); direction +1: high is
 #: suspicious, -1: low is suspicious.
@@ -186,14 +187,14 @@ def reviewed_visits(
     cfg = (config or ReviewConfig()).validate()
     t = _as_of(as_of)
     lo = t - pd.Timedelta(days=cfg.window_days)
+    known = current_versions(visits[visits["recorded_at"].lt(t).fillna(False)], TABLE_VISITS)
     keep = (
-        visits["review_status"].eq("approved")
-        & (visits["recorded_at"] < t)
-        & (visits["visited_at"] >= lo)
-        & (visits["visited_at"] < t)
-        & visits["officer_id"].notna()
+        known["review_status"].eq("approved")
+        & (known["visited_at"] >= lo)
+        & (known["visited_at"] < t)
+        & known["officer_id"].notna()
     )
-    v = visits.loc[keep.fillna(False)].sort_values(["officer_id", "visited_at"], kind="stable")
+    v = known.loc[keep.fillna(False)].sort_values(["officer_id", "visited_at"], kind="stable")
     v = v.reset_index(drop=True)
     minutes = (v["visited_at"].astype("int64") // 60_000_000_000).to_numpy()
     code = pd.factorize(v["officer_id"])[0].astype(np.int64)

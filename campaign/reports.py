@@ -6,8 +6,9 @@ A report at as-of date t (local midnight, Asia/Shanghai) covers a period that
 ends at t (exclusive): the day before t (daily), the 7 days before t (weekly)
 or the month before t (``t - 1 month``, monthly).  It compares the period with
 the previous period of the same length and with the same period a year
-earlier (同比).  Only records known before t count (``recorded_at < t``) and
-rejected visits never count; pending ones do, as in the field's own tallies.
+earlier (同比).  Only records known before t count (``recorded_at < t``; of a
+record sent in several versions, the latest known before t) and rejected
+visits never count; pending ones do, as in the field's own tallies.
 
 Figures per unit (county, township, station, officer), for a period:
 
@@ -45,7 +46,13 @@ from typing import Final
 
 import pandas as pd
 
-from warehouse.contract import DEFAULT_ESCALATION_CATEGORIES, HAZARD_SEPARATOR, TIMEZONE
+from warehouse.contract import (
+    DEFAULT_ESCALATION_CATEGORIES,
+    HAZARD_SEPARATOR,
+    TABLE_VISITS,
+    TIMEZONE,
+)
+from warehouse.versions import current_versions
 
 PERIODS: Final = ("daily", "weekly", "monthly")
 
@@ -158,10 +165,15 @@ def period_windows(period: str, as_of: DateLike) -> dict[str, Window]:
     }
 
 
+def known_before(frame: pd.DataFrame, table: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per record, the latest version known before ``as_of`` (``warehouse.versions``)."""
+    return current_versions(frame[frame["recorded_at"].lt(as_of).fillna(False)], table)
+
+
 def known_visits(visits: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Visits known before ``as_of`` and not rejected, with ``date`` (local midnight)."""
-    keep = visits["recorded_at"].lt(as_of) & visits["review_status"].ne("rejected")
-    v = visits.loc[keep.fillna(False)].copy()
+    """Visits known before ``as_of`` (latest version each) and not rejected, with ``date``."""
+    v = known_before(visits, TABLE_VISITS, as_of)
+    v = v.loc[v["review_status"].ne("rejected").fillna(True)].copy()
     v["station"] = v["station"].fillna("(未知)")
     v["officer_id"] = v["officer_id"].fillna("(未知)")
     v["date"] = v["visited_at"].dt.normalize()

@@ -321,3 +321,20 @@ def test_a_period_without_hazards_invents_no_unit() -> None:
     f = figures("township", window=w)
     assert f[["county", "township"]].notna().all().all()
     assert set(f["township"]) == {"丰都街道", "德卧镇"}
+
+
+def test_a_record_sent_twice_counts_once_in_its_latest_known_version() -> None:
+    v = hand_visits()
+    again = v[v["visit_id"] == "v1"].copy()
+    again["persons_met"] = 4  # corrected on 1 Feb, known before the as-of date
+    again["recorded_at"] = pd.Timestamp("2025-02-01 09:00", tz=TIMEZONE)
+    late = again.copy()
+    late["persons_met"] = 7  # a correction made after the as-of date changes nothing
+    late["recorded_at"] = pd.Timestamp("2025-03-05 09:00", tz=TIMEZONE)
+    versions = pd.concat([v, again, late], ignore_index=True)
+    known = known_visits(versions, AS_OF)
+    f = period_figures(
+        known, household_units(known), hand_incidents(), SEED_WINDOW, AS_OF, "county"
+    ).set_index("county")
+    assert f.loc["兴义市", "people_met"] == 9 - 2 + 4
+    assert f.loc["兴义市", "disputes_found"] == 2
