@@ -23,6 +23,7 @@ BENCHMARKS = (
     "bench_features",
     "bench_train",
     "bench_serving",
+    "bench_officers",
     "compas_check",
     "model_quality",
 )

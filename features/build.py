@@ -41,7 +41,7 @@ to hold whole villages (or townships for the township rates).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -586,6 +586,7 @@ def build_features(
     escalation_categories: Sequence[str] = DEFAULT_ESCALATION_CATEGORIES,
     with_labels: bool = True,
     progress: bool = False,
+    exclude_visit_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Point-in-time feature frame (and labels) for one or many as-of dates.
 
@@ -608,6 +609,11 @@ def build_features(
         Add the ``label`` column.
     progress : bool, default False
         Show a progress bar over the as-of dates.
+    exclude_visit_ids : collection of str or None
+        Visits treated as missing evidence (``campaign.officer_review`` suspect visits):
+        dropped before any feature is computed, so a made-up "nothing found" visit
+        neither counts as a visit nor as calm. Whether a visit is suspect depends on
+        the as-of date: callers pass the set known at ``t`` and build one ``t`` at a time.
 
     Returns
     -------
@@ -636,7 +642,10 @@ def build_features(
     if unknown:
         raise ValueError(f"escalation categories must be in {_CATEGORIES!r}, got {unknown!r}")
     dates = normalise_as_of_dates(as_of_dates)
-    v, inc, households, geo = _prepare(visits, incidents, escalation_categories)
+    kept = visits
+    if exclude_visit_ids is not None:
+        kept = visits[~visits["visit_id"].isin(set(exclude_visit_ids))]
+    v, inc, households, geo = _prepare(kept, incidents, escalation_categories)
     n = len(households)
     names = feature_names()
     last = last_recorded_at(visits, incidents)

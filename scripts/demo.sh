@@ -57,6 +57,24 @@ stage "5. promote the challenger" promote_or_override
 TOWNSHIP=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print((f['county'] + '/' + f['township']).value_counts().index[0])" "$HOME_DIR/features/snapshot.parquet")
 stage "6. top 20 of $TOWNSHIP" "$REVISIT" rank --township "$TOWNSHIP" --limit 20
 
+REPORTS="$HOME_DIR/reports"
+stage "7. weekly bulletin (html, xlsx)" bash -c '
+  "$1" report weekly --format html --out "$2/weekly.html" 2>/dev/null >/dev/null &&
+  "$1" report weekly --format xlsx --out "$2/weekly.xlsx" 2>/dev/null' _ "$REVISIT" "$REPORTS"
+printf '  written: %s, %s\n' "$REPORTS/weekly.html" "$REPORTS/weekly.xlsx"
+stage "8. officers to review" "$REVISIT" officers review --limit 15
+"$REVISIT" officers review --format csv --out "$REPORTS/officers.csv" 2>/dev/null
+"$PY" - "$REPORTS/officers.csv" "$EXPORTS/ground_truth/officers.parquet" <<'PYEOF'
+import sys, pandas as pd
+review = pd.read_csv(sys.argv[1], dtype={"officer_id": str})
+truth = pd.read_parquet(sys.argv[2]).set_index("officer_id")["kind"]
+listed = review[review["review"]]
+bad = listed["officer_id"].map(truth).isin(["fabricating", "perfunctory"])
+total = int(truth.isin(["fabricating", "perfunctory"]).sum())
+print(f"review list: {len(listed)} officers, {int(bad.sum())} of them truly fabricating or "
+      f"perfunctory (simulator's ground truth; {total} such officers in all)")
+PYEOF
+
 OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)
 ANALYST=$("$REVISIT" token issue --role analyst --name "demo analyst" 2>/dev/null)
 COUNTY=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print(f.loc[f['township'] == sys.argv[2], 'county'].iloc[0])" "$HOME_DIR/features/snapshot.parquet" "$TOWNSHIP")

@@ -29,7 +29,16 @@ from serving.errors import (
     UnknownJurisdiction,
 )
 from serving.metrics import Metrics, RequestMiddleware
-from serving.routes import admin, health, households, model, priority_list, score, tasks
+from serving.routes import (
+    admin,
+    command_centre,
+    health,
+    households,
+    model,
+    priority_list,
+    score,
+    tasks,
+)
 from serving.schemas import COMMON_ERROR_RESPONSES
 from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
 from serving.tasks_support import TaskDBHolder
@@ -112,7 +121,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.tasks = TaskDBHolder(settings.tasks_db_url)
 
-    for module in (priority_list, households, score, model, admin, tasks):
+    for module in (priority_list, households, score, model, admin, tasks, command_centre):
         app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
     app.include_router(health.router)
     app.include_router(tasks.admin_router, responses=COMMON_ERROR_RESPONSES)

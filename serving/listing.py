@@ -49,6 +49,15 @@ def with_rule_reasons(
     return out
 
 
+def suspect_note(state: ServingState, household_id: str, lang: Language) -> str | None:
+    """The "verify in person" note of a household whose recent visits are suspect, else None."""
+    if household_id not in getattr(state, "suspect_households", frozenset()):
+        return None
+    from campaign.officer_review import SUSPECT_NOTE_EN, SUSPECT_NOTE_ZH
+
+    return SUSPECT_NOTE_ZH if lang == "zh" else SUSPECT_NOTE_EN
+
+
 def priority_list(
     state: ServingState, level: str, name: str, *, limit: int, offset: int, lang: Language
 ) -> PriorityList:
@@ -87,6 +96,7 @@ def priority_list(
             reasons=reasons_out(rs, lang),
             days_since_last_visit=round_days(r.days_since_last_visit),
             open_disputes=as_count(r.open_disputes),
+            note=suspect_note(state, r.household_id, lang),
         )
         for r, rs in zip(rows, reasons, strict=True)
     ]

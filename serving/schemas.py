@@ -87,6 +87,11 @@ class PriorityItem(BaseModel):
     open_disputes: int | None = Field(
         default=None, ge=0, description="Disputes not resolved at as_of (count)."
     )
+    note: str | None = Field(
+        default=None,
+        description="Set when the officer review finds the household's recent visit records "
+        "suspect: verify in person.",
+    )
 
 
 class PriorityList(BaseModel):

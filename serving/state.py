@@ -299,8 +299,11 @@ class ServingState:
         top_k: int = 3,
         reasons_cache_size: int = 200_000,
         page_cache_bytes: int = 64 * 2**20,
+        suspect_households: frozenset[str] = frozenset(),
     ) -> None:
         started = time.perf_counter()
+        #: Households whose recent visits the officer review finds suspect (lists mark them).
+        self.suspect_households = suspect_households
         missing = [c for c in ("household_id", *JURISDICTION_COLUMNS) if c not in frame.columns]
         if missing:
             raise StateLoadError(f"snapshot lacks the columns {missing!r}")
@@ -755,9 +758,28 @@ def load_state(settings: ServingSettings) -> ServingState:
         top_k=settings.reasons_top_k,
         reasons_cache_size=settings.reasons_cache_size,
         page_cache_bytes=settings.page_cache_bytes,
+        suspect_households=load_suspect_households(settings, as_of),
     )
     state.followups = load_followups(settings.home, state.as_of)
     return state
+
+
+def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> frozenset[str]:
+    """Households with visits the officer review finds suspect at ``as_of`` (empty on failure).
+
+    A failure here must not keep a snapshot from serving: it is logged and no household
+    is marked.
+    """
+    try:
+        from campaign.officer_review import households_with_suspect_visits, suspect_visit_ids
+        from warehouse.store import read_visits
+
+        visits = read_visits(settings.home)
+        marked = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
+    except Exception as err:  # the review is advisory; serving goes on without the marks
+        logger.warning("no suspect-visit marks: %s: %s", type(err).__name__, err)
+        return frozenset()
+    return frozenset(marked["household_id"].astype(str))
 
 
 # ---------------------------------------------------------------------- holder

@@ -55,8 +55,10 @@ class EventLog:
     """Everything that happened, as column arrays (one entry per visit / incident).
 
     ``visits`` keys: ``hh, day, minute, officer, persons, has_dispute, dtype, severity,
-    parties, hazmask, status, agreement, followup_due, fabricating`` (int arrays;
-    -1 = empty; day = days since the window start; minute = minute of the day).
+    parties, hazmask, status, agreement, followup_due, fabricating, perfunctory`` (int
+    arrays; -1 = empty; day = days since the window start; minute = minute of the day;
+    ``fabricating``: the record is made up, nobody went; ``perfunctory``: somebody went
+    and met someone but asked nothing).
     ``incidents`` keys: ``hh, day, minute, category`` (index into INCIDENT_CATEGORIES).
     """
 
@@ -291,6 +293,7 @@ def _revisit(
     vis["agreement"].append(np.where(success, (u_agree < 0.6).astype(np.int8), -1))
     vis["followup_due"].append(np.full(m, -1, np.int32))
     vis["fabricating"].append(fab)
+    vis["perfunctory"].append(np.zeros(m, bool))  # a policy revisit is a real one
     vis["revisit"].append(np.ones(m, bool))
 
 
@@ -358,7 +361,11 @@ def run(
     routine_p = np.where(key_pop, 1.0 / W.KEY_POPULATION_DAYS, 1.0 / W.ROUTINE_DAYS)
     self_harm_bg = world.hazards[:, 1] | world.hazards[:, 4]
     officer = world.officer
-    fab_hh = world.officer_fabricating[officer]
+    # officers' conduct: its draws come from a generator of their own (see simulation.world)
+    conduct_rng = np.random.default_rng([config.seed, 0xFAB])
+    kind_hh = world.officer_kind[officer]
+    share_hh = world.officer_share[officer]
+    hard_hh = kind_hh == W.OFFICER_KINDS.index("hard_village")
     start_weekday = config.start.weekday()
 
     # campaign waves: (day, household) pairs sorted by day
@@ -425,6 +432,7 @@ def run(
             "agreement",
             "followup_due",
             "fabricating",
+            "perfunctory",
         )
         + (("revisit",) if revisits is not None else ())
     }
@@ -555,13 +563,22 @@ def run(
         idx = np.flatnonzero(mask)
         if idx.size:
             m = idx.size
-            fab = fab_hh[idx]
-            nobody = fab | (dr.random(14, idx) < W.NOBODY_HOME)
+            k_i = kind_hh[idx]
+            c_u = conduct_rng.random(m)
+            fab = (k_i == 1) & (c_u < share_hh[idx])
+            perf = (k_i == 2) & (c_u < share_hh[idx])
+            nobody = dr.random(14, idx) < W.NOBODY_HOME
             persons = np.where(nobody, 0, 1 + rng.binomial(np.maximum(world.size[idx] - 1, 0), 0.5))
-            act = active[idx] & ~nobody
+            # a made-up record claims one or two people met, now and then nobody home
+            c_p = conduct_rng.random(m)
+            claimed = np.where(c_p < 0.1, 0, np.where(c_p < 0.75, 1, 2))
+            persons = np.where(fab, claimed, np.where(perf, np.maximum(persons, 1), persons))
+            nobody = np.where(fab | perf, persons == 0, nobody)
+            act = active[idx] & ~nobody & ~fab & ~perf
             s_i = sev[idx]
             p_disc = np.where(known[idx], 0.9, 0.55 + 0.1 * (s_i == 1) + 0.2 * (s_i == 2))
             p_disc = p_disc * np.where(world.secretive[idx], 0.3, 1.0)
+            p_disc = p_disc * np.where(hard_hh[idx], W.HARD_VILLAGE_DISCLOSURE, 1.0)
             det = act & (dr.random(15, idx) < p_disc)
             has = det.copy()
             r_type = np.full(m, -1, np.int16)
@@ -614,7 +631,7 @@ def run(
                 fdue[det] = np.where(success, -1, due)
                 followup[di] = np.where(success, -1, fday)
             # records open but the dispute is over: close the record as resolved
-            closing = ~det & ~nobody & open_rec[idx] & ~active[idx]
+            closing = ~det & ~nobody & ~fab & ~perf & open_rec[idx] & ~active[idx]
             ci = idx[closing]
             if ci.size:
                 has[closing] = True
@@ -631,7 +648,8 @@ def run(
             done = ~det & ~closing & ~again & (followup[idx] == d)
             followup[idx[done]] = -1
             hz = world.hazards[idx] & (rng.random((m, len(W.HAZARD_CODES))) < W.HAZARD_DISCLOSURE)
-            hz &= ~nobody[:, None]
+            hz &= ~(nobody | fab | perf)[:, None]
+            hz &= ~(hard_hh[idx][:, None] & (conduct_rng.random((m, 1)) < 0.5))
             vis["hh"].append(idx)
             vis["day"].append(np.full(m, d, np.int32))
             vis["minute"].append(rng.integers(510, 1110, m).astype(np.int32))
@@ -646,6 +664,7 @@ def run(
             vis["agreement"].append(agree)
             vis["followup_due"].append(fdue)
             vis["fabricating"].append(fab)
+            vis["perfunctory"].append(perf)
             if revisits is not None:
                 vis["revisit"].append(np.zeros(m, bool))
         if revisits is not None:

@@ -188,6 +188,59 @@ def _notes(rng: np.random.Generator, has: np.ndarray, extra: np.ndarray) -> pa.A
     return pc.if_else(pa.array(has | extra), text, pa.scalar(None, pa.string()))
 
 
+def _bursts(
+    v: dict[str, np.ndarray],
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    gap: tuple[int, int],
+    *,
+    evening: bool,
+    start_range: tuple[int, int] = (540, 900),
+) -> np.ndarray:
+    """Minutes of the day of visits logged in one sitting per officer and day.
+
+    Parameters
+    ----------
+    v : dict of ndarray
+        The event log's visit columns (uses ``officer``, ``day``, ``minute``).
+    mask : ndarray of bool, shape (n_visits,)
+        The visits of the sittings.
+    rng : numpy.random.Generator
+        Generator of the officers' conduct.
+    gap : (int, int)
+        Minutes between consecutive visits of a sitting, drawn in ``[gap[0], gap[1])``.
+    evening : bool
+        Whether a third of the sittings start between 20:00 and 22:00.
+    start_range : (int, int)
+        Minute of the day the other sittings start, drawn in ``[start_range[0],
+        start_range[1])`` (default 09:00-15:00).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_visits,)
+        Minute of the day for the masked visits (the others keep ``v["minute"]``).
+    """
+    minute = v["minute"].astype(np.int64).copy()
+    if not mask.any():
+        return minute
+    fi = np.flatnonzero(mask)
+    key = v["officer"][fi].astype(np.int64) * 100_000 + v["day"][fi]
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    first = np.r_[0, np.flatnonzero(np.diff(sk)) + 1]
+    sizes = np.diff(np.r_[first, sk.size])
+    start = rng.integers(start_range[0], start_range[1], first.size)
+    if evening:
+        start = np.where(
+            rng.random(first.size) < 1 / 3, rng.integers(1200, 1320, first.size), start
+        )
+    step = rng.integers(gap[0], gap[1], sk.size)
+    csum = np.cumsum(step)
+    within = csum - np.repeat(csum[first] - step[first], sizes)  # running sum in a sitting
+    minute[fi[order]] = np.minimum(np.repeat(start, sizes) + within - step, 1439)
+    return minute
+
+
 def visit_tables(
     log: EventLog, world: World, hh: Households, config: SimulationConfig, rng: np.random.Generator
 ) -> Iterator[tuple[int, pa.Table]]:
@@ -203,21 +256,45 @@ def visit_tables(
     v = log.visits
     minute = v["minute"].astype(np.int64)
     fab = v["fabricating"].astype(bool)
-    # fabricating officers log their visits a few minutes apart
-    if fab.any():
-        fi = np.flatnonzero(fab)
-        key = v["officer"][fi].astype(np.int64) * 100_000 + v["day"][fi]
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        first = np.r_[0, np.flatnonzero(np.diff(sk)) + 1]
-        rank = np.arange(sk.size) - np.repeat(first, np.diff(np.r_[first, sk.size]))
-        minute[fi[order]] = 540 + rank * 3 + rng.integers(0, 2, sk.size)
+    perf = v["perfunctory"].astype(bool)
+    conduct_rng = np.random.default_rng([config.seed, 0xFAB, 1])
+    # per-officer habits: half the fabricators are careful, a quarter of the others type
+    # each day's records in one evening sitting
+    habit = np.random.default_rng([config.seed, 0xFAB, 2]).random(world.officer_township.size)
+    careful = fab & (habit[v["officer"]] < 0.5)
+    blatant = fab & ~careful
+    real = ~fab & ~perf
+    # real visits follow a route, 20-45 minutes apart from the morning on; perfunctory
+    # visits 4-8 minutes apart; blatant made-up records are typed in one sitting 2-4
+    # minutes apart (a third of the sittings late in the evening); careful ones claim
+    # daytime visits 8-20 minutes apart
+    minute[real] = _bursts(v, real, conduct_rng, (20, 46), evening=False, start_range=(510, 600))[
+        real
+    ]
+    minute[perf] = _bursts(v, perf, conduct_rng, (4, 9), evening=False)[perf]
+    minute[blatant] = _bursts(v, blatant, conduct_rng, (2, 5), evening=True)[blatant]
+    minute[careful] = _bursts(v, careful, conduct_rng, (8, 21), evening=False)[careful]
     visited = v["day"].astype(np.int64) * 1440 + minute
     m = visited.shape[0]
     delay = np.exp(np.log(360.0) + 1.5 * rng.standard_normal(m))
     tail = rng.random(m) < 0.03
     delay = np.where(tail, rng.uniform(7 * 1440, 40 * 1440, m), delay)
+    kind = world.officer_kind[v["officer"]]
+    slow = kind == W.OFFICER_KINDS.index("slow_recorder")
+    if slow.any():
+        delay[slow] = np.exp(
+            np.log(W.SLOW_RECORDER_DELAY_MINUTES)
+            + 0.8 * conduct_rng.standard_normal(int(slow.sum()))
+        )
+    if blatant.any():  # typed straight in: recorded minutes after the claimed time
+        delay[blatant] = conduct_rng.uniform(1, 15, int(blatant.sum()))
     recorded = visited + np.maximum(1, delay).astype(np.int64)
+    # evening sittings: careful fabricators, and honest batch typers' real visits
+    batch = careful | (real & ~slow & ~tail & (habit[v["officer"]] >= 0.75))
+    typed = v["day"].astype(np.int64) * 1440 + _bursts(
+        v, batch, conduct_rng, (1, 4), evening=False, start_range=(1200, 1290)
+    )
+    recorded = np.where(batch, np.maximum(typed, visited + 5), recorded)
     review_delay = np.exp(np.log(1440.0) + 1.0 * rng.standard_normal(m)).astype(np.int64) + 5
     reviewed = recorded + review_delay
     limit = ((config.end - config.start).days + 1) * 1440

@@ -6,6 +6,8 @@ Output layout (``docs/interfaces.md``)::
     OUT/ground_truth/oracle.parquet      household_id, as_of (Mondays, local midnight), oracle_prob
     OUT/ground_truth/households.parquet  household_id, county, township, village, household_type,
                                          propensity, static_hazards, ...
+    OUT/ground_truth/officers.parquet    officer_id, township, kind, share_fabricated,
+                                         share_perfunctory
     OUT/ground_truth/manifest.json       seed, window, counts, per-file duplicates/malformed
 """
 
@@ -55,6 +57,31 @@ class SimulationSummary:
 def _local_midnight_ns(date: dt.date) -> int:
     """Nanoseconds since the epoch (UTC) of local midnight in Asia/Shanghai (UTC+8, no DST)."""
     return (int(np.datetime64(date, "D").astype(np.int64)) * 86400 - 8 * 3600) * 1_000_000_000
+
+
+def _officers_table(world: W.World) -> pa.Table:
+    """Ground truth of officers' conduct: one row per officer.
+
+    Columns: ``officer_id`` (str, as in the exports), ``township`` (str),
+    ``kind`` (str, one of :data:`simulation.world.OFFICER_KINDS`),
+    ``share_fabricated`` (float64: share of the officer's visits made up),
+    ``share_perfunctory`` (float64: share of visits where nothing was asked).
+    """
+    kinds = np.array(W.OFFICER_KINDS, dtype=object)[world.officer_kind]
+    fab = np.where(world.officer_kind == 1, world.officer_share, 0.0)
+    perf = np.where(world.officer_kind == 2, world.officer_share, 0.0)
+    n_off = world.officer_township.size
+    return pa.table(
+        {
+            "officer_id": pa.array([str(100001 + k) for k in range(n_off)], pa.string()),
+            "township": pa.array(
+                [world.township_names[t] for t in world.officer_township], pa.string()
+            ),
+            "kind": pa.array(kinds, pa.string()),
+            "share_fabricated": pa.array(fab, pa.float64()),
+            "share_perfunctory": pa.array(perf, pa.float64()),
+        }
+    )
 
 
 def simulate(config: SimulationConfig, out_dir: Path) -> SimulationSummary:
@@ -150,6 +177,7 @@ def simulate(config: SimulationConfig, out_dir: Path) -> SimulationSummary:
     for k, code in enumerate(W.HAZARD_CODES):
         households[f"hazard_{code}"] = pa.array(world.hazards[:, k])
     pq.write_table(pa.table(households), gt / "households.parquet")
+    pq.write_table(_officers_table(world), gt / "officers.parquet")
 
     fmt = config.export_format
     files: dict[str, dict[str, int]] = {}
@@ -189,6 +217,9 @@ def simulate(config: SimulationConfig, out_dir: Path) -> SimulationSummary:
             "mondays": n_mondays,
             "officers": int(world.officer_township.size),
             "fabricating_officers": int(world.officer_fabricating.sum()),
+            "officer_kinds": {
+                name: int((world.officer_kind == k).sum()) for k, name in enumerate(W.OFFICER_KINDS)
+            },
         },
         "campaign_waves": [
             (config.start + dt.timedelta(days=s)).isoformat() for s in log.wave_starts

@@ -170,7 +170,13 @@ def test_a_font_named_cjk_that_lacks_the_glyphs_is_not_chosen(monkeypatch: Any) 
     dejavu = font_manager.findfont(font_manager.FontProperties(family=["DejaVu Sans"]))
     fake = font_manager.FontEntry(fname=dejavu, name="Noto Sans CJK SC")
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [fake])
+    monkeypatch.setattr(plots, "register_bundled_cjk_font", lambda: None)
     assert find_cjk_font("屯智街道") is None
+
+
+def test_make_install_brings_a_cjk_font_so_plots_never_fall_back_to_pinyin() -> None:
+    assert plots.register_bundled_cjk_font() is not None
+    assert find_cjk_font("屯智街道兴义市") is not None
 
 
 def test_a_found_cjk_font_covers_the_requested_characters() -> None:

@@ -7,7 +7,9 @@ and figures are not kept alive by a pyplot registry (safe in threads and
 servers). Save them with :func:`save_figure` (or ``mlflow.log_figure``).
 
 County and township names are Chinese (e.g. 屯智街道) and matplotlib's
-default font (DejaVu Sans) has no CJK glyphs. When matplotlib's font manager
+default font (DejaVu Sans) has no CJK glyphs. ``make install`` brings Noto
+Sans CJK SC (the ``mplfonts`` package, registered on first use by
+:func:`register_bundled_cjk_font`). When matplotlib's font manager
 knows a font covering the characters (Noto Sans/Serif CJK, Source Han,
 WenQuanYi, AR PL, ...), group labels read "Tunzhi Jiedao (屯智街道)" and that
 font is used as a per-glyph fallback; otherwise (e.g. on CI) they read
@@ -120,6 +122,43 @@ def _charmap(family_or_path: str) -> set[int]:
     return set(font_manager.get_font(path).get_charmap())
 
 
+#: The CJK font ``make install`` brings (the ``mplfonts`` package's Noto Sans CJK SC).
+BUNDLED_CJK_FONT = "NotoSansCJKsc-Regular.otf"
+_bundled_registered = False
+
+
+def register_bundled_cjk_font() -> Path | None:
+    """Add the Noto Sans CJK SC font shipped by ``mplfonts`` to matplotlib's font manager.
+
+    Called by :func:`find_cjk_font`; only the first call does anything. ``mplfonts``
+    is not imported (it configures matplotlib at import time): its font file is
+    located through the package's install folder.
+
+    Returns
+    -------
+    Path or None
+        The font file registered (or already registered), ``None`` when the package or
+        its font is missing.
+    """
+    global _bundled_registered
+    import importlib.util
+
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "fonts" / BUNDLED_CJK_FONT
+    if not path.is_file():
+        return None
+    if not _bundled_registered:
+        _bundled_registered = True
+        if all(Path(e.fname) != path for e in font_manager.fontManager.ttflist):
+            font_manager.fontManager.addfont(str(path))
+            logger.debug("registered the bundled CJK font %s", path.name)
+    return path
+
+
 def find_cjk_font(sample: str = _CJK_PROBE) -> str | None:
     """Family name of an installed font that draws every Han character of ``sample``.
 
@@ -136,6 +175,7 @@ def find_cjk_font(sample: str = _CJK_PROBE) -> str | None:
     """
     from matplotlib import font_manager
 
+    register_bundled_cjk_font()
     needed = {ord(c) for c in sample if _is_han(c)} or {ord(c) for c in _CJK_PROBE}
     entries = sorted(
         (

@@ -8,7 +8,9 @@ from revisit.cli import (
     audit_cmd,
     features_cmd,
     ingest_cmd,
+    officers_cmd,
     rank_cmd,
+    report_cmd,
     serve_cmd,
     simulate_cmd,
     simulate_policy_cmd,
@@ -50,6 +52,8 @@ for _module in (
     token_cmd,
     audit_cmd,
     tasks_cmd,
+    report_cmd,
+    officers_cmd,
 ):
     _module.register(app)
 
