@@ -33,6 +33,8 @@ from campaign.reports import (
     weekly_trend,
 )
 from warehouse.contract import TABLE_INCIDENTS
+from warehouse.jurisdictions import LEVELS as PATH_LEVELS
+from warehouse.jurisdictions import split_path
 
 #: Figures compared with the previous period and the year before, in every level.
 COMPARED = ("officer_days", "households_visited", "disputes_found", "escalations")
@@ -131,6 +133,8 @@ def scope_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Visits and incidents of one jurisdiction (all when no name is given).
 
+    A name may be a path (``county/township[/village]``) or a bare name.
+
     Raises
     ------
     ReportError
@@ -141,8 +145,16 @@ def scope_frames(
     if len(given) > 1:
         raise ReportError(f"give at most one of county, township, village; got {given!r}")
     for col, name in given.items():
-        visits = visits[visits[col] == name]
-        incidents = incidents[incidents[col] == name]
+        # A path (``兴仁市/城南街道``) fixes every level down to ``col``: names repeat
+        # across counties, so a bare name may cover namesakes.
+        parts = split_path(name)
+        if len(parts) == PATH_LEVELS.index(col) + 1:
+            fixed = dict(zip(PATH_LEVELS, parts, strict=False))
+        else:
+            fixed = {col: parts[-1] if parts else name}
+        for level, value in fixed.items():
+            visits = visits[visits[level] == value]
+            incidents = incidents[incidents[level] == value]
     return visits, incidents, given
 
 

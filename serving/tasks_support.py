@@ -69,7 +69,7 @@ def task_db(request: Request) -> TaskDB:
         ) from err
 
 
-def _as_levels(level: str, text: str) -> dict[str, str]:
+def place_levels(level: str, text: str) -> dict[str, str]:
     """A place text as per-level names: a full path fills every level down to ``level``."""
     parts = split_path(text)
     if len(parts) == depth(level):
@@ -85,7 +85,7 @@ def scope_of(user: User) -> dict[str, str]:
     """
     if user.unrestricted or user.level is None or user.jurisdiction is None:
         return {}
-    return _as_levels(user.level, user.jurisdiction)
+    return place_levels(user.level, user.jurisdiction)
 
 
 def place_filter(user: User, asked: dict[str, str | None]) -> dict[str, str] | None:
@@ -94,7 +94,7 @@ def place_filter(user: User, asked: dict[str, str | None]) -> dict[str, str] | N
     for level, value in asked.items():
         if value is None:
             continue
-        for lvl, name in _as_levels(level, value).items():
+        for lvl, name in place_levels(level, value).items():
             if place.get(lvl, name) != name:
                 return None
             place[lvl] = name

@@ -124,9 +124,10 @@ def test_lists_mark_households_whose_recent_visits_are_suspect() -> None:
         frame["as_of"].iloc[0],
         suspect_households=frozenset({str(first["household_id"])}),
     )
-    body = priority_list(state, "village", str(first["village"]), limit=500, offset=0, lang="en")
+    village = f"{first['county']}/{first['township']}/{first['village']}"  # places are paths
+    body = priority_list(state, "village", village, limit=500, offset=0, lang="en")
     notes = {it.household_id: it.note for it in body.items}
     assert notes.pop(str(first["household_id"])) == SUSPECT_NOTE_EN
     assert set(notes.values()) == {None}
-    zh = priority_list(state, "village", str(first["village"]), limit=500, offset=0, lang="zh")
+    zh = priority_list(state, "village", village, limit=500, offset=0, lang="zh")
     assert SUSPECT_NOTE_ZH in {it.note for it in zh.items}

@@ -21,7 +21,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from serving.audit import AuditEvent
 from serving.auth import User, require_role
 from serving.deps import AuditDep
+from serving.tasks_support import place_levels
 from warehouse.contract import TABLE_INCIDENTS, TABLE_VISITS, warehouse_path
+from warehouse.jurisdictions import LEVELS, SEP
 
 router = APIRouter(prefix="/v1", tags=["command centre"])
 
@@ -74,10 +76,18 @@ def _scope_for(user: User, county: str | None, township: str | None) -> tuple[st
         return asked  # type: ignore[return-value]
     if user.level is None or user.jurisdiction is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this supervisor token has no jurisdiction")
-    own = (user.level, user.jurisdiction)
-    if asked[0] and asked != own:
+    if not asked[0]:
+        return (user.level, user.jurisdiction)
+    # Tokens hold paths; an asked unit may be a path or a bare name. It must lie inside the
+    # token's unit and be no larger than it.
+    own = place_levels(user.level, user.jurisdiction)
+    wanted = place_levels(asked[0], asked[1])
+    if LEVELS.index(asked[0]) < LEVELS.index(user.level) or any(
+        wanted.get(level, name) != name for level, name in own.items()
+    ):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "outside the token's jurisdiction")
-    return own
+    merged = {**own, **wanted}
+    return asked[0], SEP.join(merged[level] for level in LEVELS[: LEVELS.index(asked[0]) + 1])
 
 
 def _audit(audit: Any, user: User, endpoint: str, as_of: str | None, outcome: str) -> None:
@@ -190,7 +200,9 @@ def get_officer_review(
         _audit(audit, user, endpoint, None, "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
     if user.role == "supervisor":
-        table = table[table[str(user.level)] == user.jurisdiction]
+        for level, name in place_levels(str(user.level), str(user.jurisdiction)).items():
+            if level in table.columns:
+                table = table[table[level] == name]
     if only_listed:
         table = table[table["review"]]
     _audit(audit, user, endpoint, t.date().isoformat(), "ok")
