@@ -123,6 +123,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def place_columns(level: str, name: str) -> dict[str, str]:
+    """The column filters of a place: a path (``兴仁市/城南街道``) fixes every level down to
+    ``level``; a bare name only its own level (names repeat across counties, so it may
+    cover namesakes)."""
+    parts = split_path(name)
+    if len(parts) == PATH_LEVELS.index(level) + 1:
+        return dict(zip(PATH_LEVELS, parts, strict=False))
+    return {level: parts[-1] if parts else name}
+
+
 def scope_frames(
     visits: pd.DataFrame,
     incidents: pd.DataFrame,
@@ -145,14 +155,7 @@ def scope_frames(
     if len(given) > 1:
         raise ReportError(f"give at most one of county, township, village; got {given!r}")
     for col, name in given.items():
-        # A path (``兴仁市/城南街道``) fixes every level down to ``col``: names repeat
-        # across counties, so a bare name may cover namesakes.
-        parts = split_path(name)
-        if len(parts) == PATH_LEVELS.index(col) + 1:
-            fixed = dict(zip(PATH_LEVELS, parts, strict=False))
-        else:
-            fixed = {col: parts[-1] if parts else name}
-        for level, value in fixed.items():
+        for level, value in place_columns(col, name).items():
             visits = visits[visits[level] == value]
             incidents = incidents[incidents[level] == value]
     return visits, incidents, given

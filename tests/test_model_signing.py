@@ -112,11 +112,12 @@ def test_save_bundle_refuses_a_calibrator_it_cannot_express_as_data(
             return np.full(len(raw), 0.5)
 
     class Wrapper:
+        method = "spline"  # a map this format cannot hold
         _map = Opaque()
 
     clone = load_bundle(_saved(model, tmp_path / "ok"))
     clone.calibrator_ = Wrapper()  # type: ignore[assignment]
-    with pytest.raises(BundleError, match="expected an isotonic or logistic map"):
+    with pytest.raises(BundleError, match="expected a fitted isotonic, sigmoid or none calibrator"):
         save_bundle(clone, tmp_path / "bad")
 
 

@@ -69,7 +69,12 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(home)
         try:
             rep = report_from_home(
-                settings.home, period, as_of=as_of, county=county, township=township
+                settings.home,
+                period,
+                as_of=as_of,
+                county=county,
+                township=township,
+                db_url=settings.db_url,
             )
         except ReportError as err:
             fail(str(err))

@@ -35,15 +35,20 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _mtimes(home: Path) -> tuple[float, ...]:
     out = []
-    for table in (TABLE_VISITS, TABLE_INCIDENTS):
-        path = warehouse_path(home, table)
+    paths = [warehouse_path(home, table) for table in (TABLE_VISITS, TABLE_INCIDENTS)]
+    for path in [*paths, Path(home) / "tasks.db"]:  # tasks change the task figures
         out.append(path.stat().st_mtime if path.exists() else -1.0)
     return tuple(out)
 
 
 @functools.lru_cache(maxsize=16)
 def _report(
-    home: str, stamp: tuple[float, ...], period: str, as_of: date | None, scope: tuple[str, str]
+    home: str,
+    stamp: tuple[float, ...],
+    period: str,
+    as_of: date | None,
+    scope: tuple[str, str],
+    db_url: str | None = None,
 ) -> Any:
     from campaign.service import report_from_home
 
@@ -55,6 +60,7 @@ def _report(
         county=name if level == "county" else None,
         township=name if level == "township" else None,
         village=name if level == "village" else None,
+        db_url=db_url,
     )
 
 
@@ -142,7 +148,8 @@ def get_report(
         raise
     home = request.app.state.settings.home
     try:
-        rep = _report(str(home), _mtimes(home), period, as_of, scope)
+        db_url = request.app.state.settings.db_url
+        rep = _report(str(home), _mtimes(home), period, as_of, scope, db_url)
     except ReportError as err:
         _audit(audit, user, endpoint, as_of.isoformat() if as_of else None, "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
