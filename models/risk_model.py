@@ -111,7 +111,9 @@ def _as_float(series: pd.Series, name: str) -> np.ndarray:
             f"feature {name!r}: expected a numeric, boolean or text/category column, "
             f"got dtype {series.dtype!s}"
         )
-    return series.to_numpy(dtype="float64", na_value=np.nan)
+    # float32 stays float32 (the training frame in pieces is float32: half the memory)
+    dtype = "float32" if series.dtype == np.float32 else "float64"
+    return series.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def check_forbidden(X: pd.DataFrame, feature_names: Sequence[str]) -> None:
@@ -176,17 +178,24 @@ class ScoreCalibrator:
         self.method = method
         self._map: IsotonicRegression | LogisticRegression | None = None
 
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
-        """Fit on raw scores (log-odds, shape (n,)) and binary labels (shape (n,))."""
+    def fit(
+        self, raw: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> ScoreCalibrator:
+        """Fit on raw scores (log-odds, shape (n,)) and binary labels (shape (n,)).
+
+        ``sample_weight`` (shape (n,), optional) weighs rows, e.g. ``1 / share``
+        for negatives kept by case-control sampling, so the map sees the
+        population's base rate.
+        """
         raw = np.asarray(raw, dtype=np.float64)
         if self.method == "isotonic":
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(raw, y)
+            iso.fit(raw, y, sample_weight=sample_weight)
             self._map = iso
         elif self.method == "sigmoid":
             # Large C: (almost) unpenalised two-parameter Platt fit.
             platt = LogisticRegression(C=1e6, max_iter=1000)
-            platt.fit(raw.reshape(-1, 1), y)
+            platt.fit(raw.reshape(-1, 1), y, sample_weight=sample_weight)
             self._map = platt
         elif self.method != "none":
             raise FeatureFrameError(f"unknown calibration method {self.method!r}")
@@ -209,12 +218,12 @@ class ScoreCalibrator:
         return f"ScoreCalibrator(method={self.method!r})"
 
 
-def _brier(prob: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((prob - y) ** 2))
+def _brier(prob: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
+    return float(np.average((prob - y) ** 2, weights=weight))
 
 
 def choose_calibration(
-    raw: np.ndarray, y: np.ndarray, random_state: int
+    raw: np.ndarray, y: np.ndarray, random_state: int, sample_weight: np.ndarray | None = None
 ) -> tuple[str, dict[str, float]]:
     """Choose isotonic or sigmoid by cross-validated Brier score within the given rows.
 
@@ -226,6 +235,8 @@ def choose_calibration(
         Binary labels of the same rows.
     random_state : int
         Seed of the fold shuffling.
+    sample_weight : ndarray of shape (n,), optional
+        Row weights (fits and Brier scores are weighted).
 
     Returns
     -------
@@ -243,11 +254,13 @@ def choose_calibration(
         return "sigmoid", {}
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     totals = {"isotonic": 0.0, "sigmoid": 0.0}
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     for fit_idx, held_idx in folds.split(raw.reshape(-1, 1), y):
         for method in totals:
-            cal = ScoreCalibrator(method).fit(raw[fit_idx], y[fit_idx])
-            totals[method] += _brier(cal.predict(raw[held_idx]), y[held_idx]) * len(held_idx)
-    scores = {m: total / len(y) for m, total in totals.items()}
+            cal = ScoreCalibrator(method).fit(raw[fit_idx], y[fit_idx], w[fit_idx])
+            held = _brier(cal.predict(raw[held_idx]), y[held_idx], w[held_idx])
+            totals[method] += held * float(w[held_idx].sum())
+    scores = {m: total / float(w.sum()) for m, total in totals.items()}
     method = "isotonic" if scores["isotonic"] < scores["sigmoid"] else "sigmoid"
     return method, scores
 
@@ -387,6 +400,8 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         y: Any,
         X_val: pd.DataFrame,
         y_val: Any,
+        sample_weight: Any = None,
+        val_sample_weight: Any = None,
     ) -> EscalationModel:
         """Train the booster with early stopping on ``X_val``, then calibrate on it.
 
@@ -403,6 +418,11 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             Out-of-time validation rows (later as-of dates than ``X``).
         y_val : array-like of shape (n_val,)
             Labels 0/1 of ``X_val``; both classes must occur.
+        sample_weight, val_sample_weight : array-like of shape (n_train,) / (n_val,), optional
+            Row weights of the training and validation rows: ``1 / share`` for
+            negatives kept by case-control sampling (``training.frame``), so that
+            the booster, early stopping and calibration see the population's
+            base rate. ``None``: every row weighs 1.
 
         Returns
         -------
@@ -466,11 +486,17 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             len(names),
             len(categories),
         )
+        w_train = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w_val = (
+            None if val_sample_weight is None else np.asarray(val_sample_weight, dtype=np.float64)
+        )
         classifier.fit(
             X_train_p,
             y_train,
+            sample_weight=w_train,
             eval_X=(X_val_p,),
             eval_y=(y_valid,),
+            eval_sample_weight=None if w_val is None else [w_val],
             eval_metric="binary_logloss",
             callbacks=[
                 lgb.early_stopping(
@@ -484,12 +510,12 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
 
         raw_val = self._raw_score(X_val_p)
         if self.calibration == "auto":
-            method, scores = choose_calibration(raw_val, y_valid, int(self.random_state))
+            method, scores = choose_calibration(raw_val, y_valid, int(self.random_state), w_val)
         else:
             method, scores = str(self.calibration), {}
         self.calibration_method_ = method
         self.calibration_scores_ = scores
-        self.calibrator_ = ScoreCalibrator(method).fit(raw_val, y_valid)
+        self.calibrator_ = ScoreCalibrator(method).fit(raw_val, y_valid, w_val)
         logger.info(
             "fitted in %.1f s: best iteration %d, calibration %s (CV Brier %s)",
             time.perf_counter() - started,

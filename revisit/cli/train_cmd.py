@@ -113,8 +113,10 @@ def register(app: typer.Typer) -> None:
             + ")"
         )
 
-        def on_stage(name: str, seconds: float) -> None:
-            typer.echo(f"  {name:<28} {seconds:8.1f} s")
+        from warehouse.memory import format_bytes
+
+        def on_stage(name: str, seconds: float, peak: int) -> None:
+            typer.echo(f"  {name:<28} {seconds:8.1f} s   peak {format_bytes(peak):>8}")
 
         try:
             result = run_training(
