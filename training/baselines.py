@@ -370,11 +370,8 @@ def read_oracle(
         The file is missing or lacks the expected columns.
     """
     path = Path(ground_truth_dir) / ORACLE_FILE
-    filters = None
-    if as_of_dates is not None:
-        filters = [("as_of", "in", [pd.Timestamp(d) for d in as_of_dates])]
     try:
-        oracle = pd.read_parquet(path, columns=[*KEY_COLUMNS, "oracle_prob"], filters=filters)
+        oracle = _read_oracle_rows(path, as_of_dates)
     except FileNotFoundError as err:
         raise BaselineError(f"expected the oracle file at {str(path)!r}, found none") from err
     except (KeyError, ValueError) as err:
@@ -390,6 +387,28 @@ def read_oracle(
         oracle = oracle[oracle["as_of"].isin(wanted)]
     oracle["household_id"] = oracle["household_id"].astype(str)
     return oracle.drop_duplicates(list(KEY_COLUMNS), keep="last").reset_index(drop=True)
+
+
+def _read_oracle_rows(path: Path, as_of_dates: Sequence[pd.Timestamp] | None) -> pd.DataFrame:
+    """Oracle columns, only the rows of ``as_of_dates`` when given (an Arrow filter, typed
+    like the file's ``as_of`` so that the comparison is of instants)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not path.exists():
+        raise FileNotFoundError(path)
+    dataset = ds.dataset(path, format="parquet")
+    expression = None
+    if as_of_dates is not None:
+        kind = dataset.schema.field("as_of").type
+        instants = pd.DatetimeIndex([pd.Timestamp(d) for d in as_of_dates])
+        if getattr(kind, "tz", None) is None and instants.tz is not None:
+            instants = instants.tz_convert(TIMEZONE).tz_localize(None)
+        elif getattr(kind, "tz", None) is not None and instants.tz is None:
+            instants = instants.tz_localize(TIMEZONE)
+        expression = ds.field("as_of").isin(pa.array(instants, type=kind))
+    table = dataset.to_table(columns=[*KEY_COLUMNS, "oracle_prob"], filter=expression)
+    return table.to_pandas()
 
 
 def oracle_scores(

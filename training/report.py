@@ -63,8 +63,8 @@ def contribution_rows(pieces: FramePieces, keys: pd.DataFrame) -> pd.DataFrame:
         The matching rows, every column of the pieces.
     """
     parts = []
-    for as_of, part in keys.groupby("as_of", sort=True):
-        rows = pieces.read_one(pd.Timestamp(as_of), sampled=False)
+    for _, part in keys.groupby("as_of", sort=True):
+        rows = pieces.read_one(pd.Timestamp(part["as_of"].iloc[0]), sampled=False)
         parts.append(rows.merge(part[list(KEY_COLUMNS)], on=list(KEY_COLUMNS), how="inner"))
     return pd.concat(parts, ignore_index=True)
 

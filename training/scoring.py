@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 MODEL, LOGISTIC, HAND_RULE, ORACLE = "lightgbm", "logistic", "hand_rule", "oracle"
 
 
+#: Fits the LightGBM model of a fold: (pieces, fold, feature_names, config) -> EscalationModel.
+FitModel = Callable[[FramePieces, Fold, list[str], TrainConfig], Any]
+
+
 class FoldError(ValueError):
     """A fold cannot be fitted: a block lacks one of the two classes."""
 
@@ -58,7 +62,12 @@ def _check_classes(fold: Fold, block: str, rows: pd.DataFrame) -> None:
 
 
 def fit_model(
-    pieces: FramePieces, fold: Fold, feature_names: list[str], config: TrainConfig
+    pieces: FramePieces,
+    fold: Fold,
+    feature_names: list[str],
+    config: TrainConfig,
+    *,
+    max_train_rows: int | None = None,
 ) -> Any:
     """The calibrated LightGBM model of one fold (or of the final split).
 
@@ -72,6 +81,9 @@ def fit_model(
         Feature columns.
     config : TrainConfig
         LightGBM parameters and seed.
+    max_train_rows : int, optional
+        Fit on a seeded subsample of at most this many training rows (the
+        pilot fit of :mod:`training.dask_fit`).
 
     Returns
     -------
@@ -85,6 +97,8 @@ def fit_model(
     from models.risk_model import EscalationModel
 
     train = pieces.read(fold.train, sampled=True)
+    if max_train_rows is not None and len(train) > max_train_rows:
+        train = train.sample(max_train_rows, random_state=config.seed).reset_index(drop=True)
     val = pieces.read(fold.validation, sampled=True)
     _check_classes(fold, "training", train)
     _check_classes(fold, "validation", val)
@@ -139,6 +153,7 @@ def score_fold(
     feature_names: list[str],
     config: TrainConfig,
     ground_truth_dir: Path | None,
+    fit: FitModel | None = None,
 ) -> pd.DataFrame:
     """Scores of every scorer on every household of the fold's test weeks.
 
@@ -154,6 +169,9 @@ def score_fold(
         The run's configuration.
     ground_truth_dir : Path or None
         Folder of the simulator's ``oracle.parquet``, or ``None``.
+    fit : callable (pieces, fold, feature_names, config) -> model, optional
+        How the LightGBM model is fitted (default :func:`fit_model`; a
+        :class:`training.dask_fit.DaskFitter` on a cluster).
 
     Returns
     -------
@@ -167,7 +185,7 @@ def score_fold(
     FoldError
         When a block lacks a class.
     """
-    model = fit_model(pieces, fold, feature_names, config)
+    model = (fit or fit_model)(pieces, fold, feature_names, config)
     logistic = _fit_logistic(pieces, fold, feature_names, config)
     oracle = read_oracle(ground_truth_dir, fold.test) if ground_truth_dir is not None else None
     parts = []
@@ -185,6 +203,7 @@ def build_scored_test_frame(
     config: TrainConfig,
     ground_truth_dir: Path | None,
     stage: Callable[[str], Any],
+    fit: FitModel | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The scored test frame of all folds, and the scorers it compares.
 
@@ -196,6 +215,8 @@ def build_scored_test_frame(
         Rolling-origin folds.
     stage : callable (name) -> context manager
         Times each fold as a stage of the run.
+    fit : callable, optional
+        As :func:`score_fold`.
 
     Returns
     -------
@@ -208,7 +229,7 @@ def build_scored_test_frame(
     parts = []
     for fold in folds:
         with stage(f"fit and score {fold.name}"):
-            parts.append(score_fold(pieces, fold, feature_names, config, ground_truth_dir))
+            parts.append(score_fold(pieces, fold, feature_names, config, ground_truth_dir, fit))
     scored = pd.concat(parts, ignore_index=True)
     scorers = [MODEL, LOGISTIC, HAND_RULE]
     if ORACLE in scored.columns:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ from training.record import (
     run_name,
     warehouse_hash,
 )
-from training.scoring import HAND_RULE, LOGISTIC, MODEL, ORACLE, FoldError
+from training.scoring import HAND_RULE, LOGISTIC, MODEL, ORACLE, FitModel, FoldError, fit_model
 from training.splits import Fold
 from warehouse.contract import TIMEZONE, warehouse_path
 from warehouse.memory import format_bytes, peak_rss, reset_peak
@@ -309,6 +310,8 @@ def run_training(
     on_stage: StageCallback | None = None,
     audit_only: Sequence[str] = (),
     negative_share: float | None = None,
+    dask_client: Any = None,
+    dask_address: str = "",
 ) -> TrainResult:
     """Train, evaluate against baselines, log one MLflow run and register a challenger.
 
@@ -339,6 +342,11 @@ def run_training(
         for the bias audit alone (never onto the frame the model is fitted on).
     negative_share : float, optional
         Overrides ``config.negative_share`` (share of negatives kept, (0, 1]).
+    dask_client : distributed.Client, optional
+        Fit the fold and final models with ``lightgbm.dask`` on this cluster,
+        rounds fixed by a single-machine pilot fit (:mod:`training.dask_fit`).
+    dask_address : str, default ""
+        The cluster's address as given, recorded in the run.
 
     Returns
     -------
@@ -354,9 +362,14 @@ def run_training(
     from training.frame import build_frame_pieces
     from training.record import record_run
     from training.report import audit_only_values
-    from training.scoring import build_scored_test_frame, fit_model
+    from training.scoring import build_scored_test_frame
 
     stage, home = _Stages(on_stage, progress), Path(home)
+    fit: FitModel = fit_model
+    if dask_client is not None:
+        from training.dask_fit import DaskFitter
+
+        fit = DaskFitter(dask_client, dask_address)
     share = config.negative_share if negative_share is None else negative_share
     try:
         with stage("read warehouse"):
@@ -379,18 +392,20 @@ def run_training(
             del visits, incidents
         features = pieces.feature_names
         scored, scorers = build_scored_test_frame(
-            pieces, plan.folds, features, config, ground_truth_dir, stage
+            pieces, plan.folds, features, config, ground_truth_dir, stage, fit
         )
         with stage("evaluate"):
             pooled, per_fold = evaluate_scored(scored, config, scorers)
         with stage("fit final model"):
-            final_model = fit_model(pieces, plan.final, features, config)
+            final_model = fit(pieces, plan.final, features, config)
     except (FoldError, FrameError) as err:
         raise TrainingError(str(err)) from err
     evidence = RunEvidence(
         config, digest, pieces, features, plan.folds, plan.final, final_model, scored, scorers,
         pooled, per_fold, _window(plan, pieces, scored), audit_values,
     )  # fmt: skip
+    if dask_client is not None:
+        evidence.extra_params.update(fit.params())  # type: ignore[attr-defined]
     with stage("log to mlflow"):
         run_id, version = record_run(
             evidence,
