@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         merged = ours.merge(peer, on="household_id", suffixes=("", "_peer"))
         checked = ["visits_all_count", "disputes_365d_count", "incidents_365d_escalations"]
         same = all(
-            np.allclose(merged[c].astype(float), merged[f"{c}_peer"].astype(float))
-            for c in checked
+            np.allclose(merged[c].astype(float), merged[f"{c}_peer"].astype(float)) for c in checked
         )
         print(
             f"check on {day}: {len(merged)} of {len(ours)} rows matched by household; "
