@@ -185,15 +185,8 @@ def test_self_harm_case_ranks_above_settled_and_fraud_cases(cases: CasesRanked) 
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN MODEL GAP (reported, not hidden): the champion of the small prefecture "
-    "scores (a) 0.00348 < (b) 0.00481 (rank 30 vs 13 of 111 in the village; (c) 0.00308, "
-    "(d) 0.00686): a recent signed mediation agreement raises (b) (+0.38 log-odds), "
-    "while (a)'s 170-day-old open dispute, released prisoner and two family-dispute calls "
-    "add little. The default training config ties (a), (b) and (c) at 0.00312. "
-    "Remove this marker once the model ranks (a) above (b) and (c).",
-)
+# Was a strict xfail (KNOWN MODEL GAP: (a) scored below (b)); the model fitted on the
+# case-control sample (training.frame, negative_share 0.1) ranks (a) above (b) and (c).
 def test_open_inheritance_dispute_case_ranks_above_settled_and_fraud_cases(
     cases: CasesRanked,
 ) -> None:
