@@ -48,8 +48,9 @@ SCALE_HOUSEHOLDS ?= 200000
 bench-scale: $(STAMP) ## The main job stage by stage at SCALE_HOUSEHOLDS (time, peak RSS), DuckDB peer
 	$(BIN)/python -m benchmarks.bench_scale --households $(SCALE_HOUSEHOLDS) --peer
 
-mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution off)
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --host 127.0.0.1 --port 5000 --workers 1 \
+mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution and telemetry off)
+	@echo "training runs (classic view): http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true $(BIN)/mlflow server --host 127.0.0.1 --port 5000 --workers 1 \
 	  --backend-store-uri sqlite:///$(abspath $(HOME_DIR))/mlflow.db \
 	  --default-artifact-root $(abspath $(HOME_DIR))/mlartifacts
 

@@ -24,6 +24,7 @@ BENCHMARKS = (
     "bench_train",
     "bench_serving",
     "compas_check",
+    "model_quality",
 )
 
 

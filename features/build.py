@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from features.catalogue import (
     WINDOWS,
     feature_names,
 )
+from features.episodes import DISPUTE_CALL_CATEGORIES, episode_features
 from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DEFAULT_HORIZON_DAYS,
@@ -96,6 +97,7 @@ _HAZARDS = list(RISK_HAZARDS)
 _HTYPES = list(HOUSEHOLD_TYPES)
 _CATEGORIES = list(INCIDENT_CATEGORIES)
 _OTHER_TYPE = _TYPES.index("other")
+_DISPUTE_CALLS = np.array([_CATEGORIES.index(c) for c in DISPUTE_CALL_CATEGORIES], dtype=np.int64)
 
 
 class FeatureBuildError(Exception):
@@ -174,6 +176,9 @@ class _Visits:
     township: np.ndarray  # int64 code of (county, township)
     dperm: np.ndarray  # positions of dispute rows sorted by (household, type), then time
     sup: np.ndarray  # int64 ns: recorded_at of the next version of the same visit (_NEVER)
+    # for features.episodes: parties (float64, NaN unknown), followup_due (int64 ns, _NAT missing)
+    parties: np.ndarray = field(default_factory=lambda: np.empty(0))
+    followup: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass
@@ -282,6 +287,7 @@ def _prepare(
         dperm=np.empty(0, dtype=np.int64),
         sup=_superseded_at(visits["visit_id"], rec)[order],
     )
+    v.parties, v.followup = _episode_columns(visits, order)
     drows = np.flatnonzero(v.dispute)
     ident = v.hh[drows] * len(_TYPES) + v.dtype[drows]
     v.dperm = drows[np.argsort(ident, kind="stable")]
@@ -491,7 +497,23 @@ def _features_at(
             rate = np.full(n, _NAN)
             rate[cohort] = _ratio(total[c] - own, (size[c] - 1).astype(float))
             f[f"context_365d_{level}_{what}_rate"] = rate
+    f.update(episode_features(v, inc, n, t, known, n_types=len(_TYPES), call_codes=_DISPUTE_CALLS))
     return cohort, f, htype, village
+
+
+def _episode_columns(visits: pd.DataFrame, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``dispute_parties`` (float64, NaN missing) and ``followup_due`` (ns) in visit order.
+
+    Both columns are optional in a warehouse: a missing column reads as unknown.
+    """
+    n = len(visits)
+    parties = (
+        pd.to_numeric(visits["dispute_parties"], errors="coerce").astype("float64").to_numpy()
+        if "dispute_parties" in visits.columns
+        else np.full(n, _NAN)
+    )
+    due = _ns(visits["followup_due"]) if "followup_due" in visits.columns else np.full(n, _NAT)
+    return parties[order], due[order]
 
 
 def _labels_at(inc: _Incidents, n: int, t: int, horizon_ns: int, last_ns: int) -> np.ndarray:

@@ -332,6 +332,74 @@ def _generate() -> dict[str, FeatureSpec]:
         reason_min=0.5,
     )
 
+    # --- dispute episodes (features.episodes): what precedes a first escalation --
+    add(
+        "disputes", "visits", "all", "open_max_severity",
+        "Highest severity of the latest record of an open dispute: 1 general, 2 serious, 3 major (level; NaN when none open).",
+        "an open dispute of severity level {value:g} of 3",
+        "未化解纠纷等级{value:g}级（共3级）",
+    )  # fmt: skip
+    add(
+        "disputes", "visits", "all", "open_severity_rise",
+        "Largest rise in severity from the first to the latest record of an open dispute's current episode (levels; NaN when none open).",
+        "an open dispute's severity rose by {value:g} levels since first recorded",
+        "未化解纠纷等级较首次记录上升{value:g}级",
+        en_one="an open dispute's severity rose by 1 level since first recorded",
+        reason_min=1.0,
+    )  # fmt: skip
+    add(
+        "disputes", "visits", "all", "open_min_age_days",
+        "Age in days of the youngest open dispute, from the first record of its current episode (days; NaN when none open).",
+        "a dispute first recorded {value:.0f} days ago is still open",
+        "纠纷首次记录{value:.0f}天，仍未化解",
+        en_one="a dispute first recorded 1 day ago is still open",
+        whole_days=True,
+    )  # fmt: skip
+    add(
+        "disputes", "visits", "all", "open_recurring",
+        "Open disputes of a type that had been resolved before: recurring, not new (count).",
+        "{value:g} open disputes recurring after being resolved",
+        "{value:g}起纠纷化解后再次发生",
+        en_one="1 open dispute recurring after being resolved",
+    )  # fmt: skip
+    add(
+        "disputes", "visits", "all", "open_max_parties",
+        "Most parties recorded on the latest record of an open dispute (persons; NaN when unknown or none open).",
+        "{value:g} parties involved in an open dispute",
+        "未化解纠纷涉及{value:g}人",
+    )  # fmt: skip
+    add(
+        "disputes", "visits", "all", "followup_overdue_days",
+        "Days since the follow-up date of an open dispute's latest record passed with no visit since (days; NaN when none overdue).",
+        "dispute follow-up overdue by {value:.0f} days",
+        "纠纷回访已逾期{value:.0f}天",
+        en_one="dispute follow-up overdue by 1 day",
+        whole_days=True,
+    )  # fmt: skip
+    add(
+        "incidents", "incidents", "all", "days_since_last_dispute_call",
+        "Days from the latest family or neighbour dispute call to the as-of date (days; NaN when none).",
+        "last dispute call to the police {value:.0f} days ago",
+        "距上次纠纷报警{value:.0f}天",
+        en_one="last dispute call to the police 1 day ago",
+        reason_max=RECENT_DAYS,
+        whole_days=True,
+    )  # fmt: skip
+    add(
+        "incidents", "incidents", "30d", "dispute_calls",
+        "Family or neighbour dispute calls to the police in the last 30 days (count).",
+        "{value:g} dispute calls to the police in the last 30 days",
+        "近30天纠纷报警{value:g}次",
+        en_one="1 dispute call to the police in the last 30 days",
+    )  # fmt: skip
+    add(
+        "incidents", "incidents", "all", "dispute_calls_after_last_dispute",
+        "Family or neighbour dispute calls reported after the household's latest dispute record (count; 0 without a record).",
+        "{value:g} dispute calls since the last dispute record",
+        "上次纠纷记录后又有{value:g}次纠纷报警",
+        en_one="1 dispute call since the last dispute record",
+    )  # fmt: skip
+
     # --- risk hazards -----------------------------------------------------
     for code, (zh_label, _) in RISK_HAZARDS.items():
         en = HAZARD_EN[code]

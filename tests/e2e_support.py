@@ -152,8 +152,12 @@ def build_prefecture(root: Path) -> TrainedPrefecture:
     ]
     for name, args in stages:
         started = time.perf_counter()
-        built.outputs[name] = run_cli(args, home)
+        built.outputs[name] = run_cli(args, home, check=name != "promote")
         built.seconds[name] = time.perf_counter() - started
+    if built.outputs["promote"].returncode == 3:
+        # a small prefecture has too few events for the gates' interval: a reviewer's override
+        reason = "e2e test prefecture: too few events for a tight interval"
+        built.outputs["promote_forced"] = run_cli(["promote", "--force", "--reason", reason], home)
     return built
 
 

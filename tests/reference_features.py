@@ -203,6 +203,7 @@ def _household_at(
                     start = i + 1
             ages.append(_days(t, recs[start]["visited_at"]))
     row["disputes_all_open"] = float(open_count)
+    _episodes(row, known, disputes, incs, t)
     row["disputes_all_open_max_age_days"] = max(ages) if ages else np.nan
     row["disputes_all_days_since_last"] = (
         _days(t, disputes[-1]["visited_at"]) if disputes else np.nan
@@ -244,3 +245,73 @@ def _household_at(
     typed = [r for r in known if not _missing(r["household_type"])]
     row["context_all_household_type"] = typed[-1]["household_type"] if typed else np.nan
     return row
+
+
+_SEV_LEVEL = {code: i + 1 for i, code in enumerate(DISPUTE_SEVERITIES)}
+_CALLS = ("family_dispute_call", "neighbour_dispute_call")
+
+
+def _episodes(
+    row: dict, known: list[dict], disputes: list[dict], incs: list[dict], t: pd.Timestamp
+) -> None:
+    """features.episodes by plain loops over one household's records."""
+
+    def level(r: dict) -> float:
+        return (
+            float(_SEV_LEVEL[r["dispute_severity"]])
+            if not _missing(r["dispute_severity"])
+            else np.nan
+        )
+
+    sev, rise, age, recurring, parties, overdue = [], [], [], 0.0, [], []
+    for code in DISPUTE_TYPES:
+        recs = [
+            r
+            for r in disputes
+            if (r["dispute_type"] if not _missing(r["dispute_type"]) else "other") == code
+        ]
+        if not recs or recs[-1]["resolution_status"] == "resolved":
+            continue
+        start = 0
+        for i, r in enumerate(recs):
+            if r["resolution_status"] == "resolved":
+                start = i + 1
+        last, first = recs[-1], recs[start]
+        sev.append(level(last))
+        rise.append(level(last) - level(first))
+        age.append(_days(t, first["visited_at"]))
+        recurring += 1.0 if start > 0 else 0.0
+        parties.append(
+            np.nan if _missing(last["dispute_parties"]) else float(last["dispute_parties"])
+        )
+        due = last["followup_due"]
+        if (
+            not _missing(due)
+            and due + pd.Timedelta(days=1) <= t
+            and known[-1]["visited_at"] <= last["visited_at"]
+        ):
+            overdue.append(_days(t, due))
+
+    def top(values: list[float], pick=max) -> float:
+        finite = [v for v in values if not np.isnan(v)]
+        return pick(finite) if finite else np.nan
+
+    row["disputes_all_open_max_severity"] = top(sev)
+    row["disputes_all_open_severity_rise"] = top(rise)
+    row["disputes_all_open_min_age_days"] = top(age, min)
+    row["disputes_all_open_recurring"] = recurring
+    row["disputes_all_open_max_parties"] = top(parties)
+    row["disputes_all_followup_overdue_days"] = top(overdue)
+    calls = [
+        r for r in incs if r["recorded_at"] < t and r["reported_at"] < t and r["category"] in _CALLS
+    ]
+    row["incidents_all_days_since_last_dispute_call"] = (
+        _days(t, max(r["reported_at"] for r in calls)) if calls else np.nan
+    )
+    row["incidents_30d_dispute_calls"] = float(
+        sum(1 for r in calls if _in_window(r["reported_at"], t, "30d"))
+    )
+    last_dispute = max((r["visited_at"] for r in disputes), default=None)
+    row["incidents_all_dispute_calls_after_last_dispute"] = float(
+        0 if last_dispute is None else sum(1 for r in calls if r["reported_at"] > last_dispute)
+    )

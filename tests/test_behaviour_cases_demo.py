@@ -37,7 +37,9 @@ def ranked_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     run_cli(["ingest", str(exports)], home, env=env, timeout=DEMO_TIMEOUT_S)
     train = ["train", "--ground-truth", str(exports / "ground_truth")]
     run_cli(train, home, env=env, timeout=DEMO_TIMEOUT_S)
-    run_cli(["promote"], home, env=env)
+    # a champion to rank with, whatever the gates say (they are tested in test_registry.py)
+    reason = "behaviour cases need a champion; the gates are tested elsewhere"
+    run_cli(["promote", "--force", "--reason", reason], home, env=env)
 
     snapshot = root / "before.parquet"
     run_cli(["features", "--as-of", AS_OF, "--out", str(snapshot)], home, env=env)

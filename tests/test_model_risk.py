@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.isotonic import IsotonicRegression
 
 from models.errors import FeatureFrameError, ForbiddenFeatureError
 from models.risk_model import EscalationModel, choose_calibration
@@ -327,9 +326,8 @@ def test_isotonic_scores_are_strict_in_the_raw_score_and_within_1e_6_of_isotonic
     X, _ = data["test"]
     raw = est._raw_score(est._prepare(X))
     prob = est.predict_proba(X)[:, 1]
-    iso = est.calibrator_._map
-    assert isinstance(iso, IsotonicRegression)
-    pure = np.clip(iso.predict(raw), 0.0, 1.0)
+    cal = est.calibrator_
+    pure = np.minimum(np.clip(np.interp(raw, cal.x_, cal.y_), 0.0, 1.0), cal.max_prob_)
     # The isotonic step function ties many rows; the tie-break must not.
     assert len(np.unique(pure)) < len(np.unique(raw))
     assert len(np.unique(prob)) == len(np.unique(raw))
@@ -376,3 +374,18 @@ def test_model_beats_the_base_rate_on_out_of_time_rows(model, data) -> None:
     brier_base_rate = np.mean((y.mean() - y) ** 2)
     assert brier_model < brier_base_rate
     assert np.corrcoef(score, prob)[0, 1] > 0.8
+
+
+def test_served_maximum_stays_within_what_validation_saw_and_never_reads_100_percent(
+    model, data
+) -> None:
+    X, _ = data["test"]
+    extreme = X.copy()
+    for name in model.feature_names_:
+        if name not in model.categories_:
+            values = pd.to_numeric(extreme[name], errors="coerce")
+            extreme[name] = float(values.max()) * 10 + 10
+    prob = model.predict_proba(pd.concat([X, extreme]))[:, 1]
+    cap = model.calibrator_.max_prob_
+    assert prob.max() <= cap + 1e-9
+    assert cap < 1.0 and f"{prob.max():.2%}" != "100.00%"

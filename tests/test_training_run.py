@@ -27,7 +27,7 @@ from training.train import (
     training_as_of_dates,
     warehouse_hash,
 )
-from warehouse.contract import TIMEZONE
+from warehouse.contract import DEFAULT_ESCALATION_CATEGORIES, TIMEZONE
 
 N_HOUSEHOLDS = 400
 SMALL = {
@@ -49,7 +49,9 @@ def _home(root: Path, seed: int = 1) -> Path:
         seed, n_households=N_HOUSEHOLDS, days=400, visits_per_household=10, planted_signal=True
     )
     write_warehouse(home, visits, incidents)
-    # a simulator-style oracle for every household and Monday (random: plumbing only)
+    # a simulator-style oracle for every household and Monday (plumbing): it knows the outcome
+    # (high where an escalation follows within 30 days), so that, like the simulator's own
+    # probability, no honest model beats it (the leakage canary would refuse one that did)
     mondays = pd.date_range("2023-12-25", "2025-03-03", freq="W-MON", tz=TIMEZONE)
     ids = visits["household_id"].unique()
     rng = np.random.default_rng(seed)
@@ -60,6 +62,11 @@ def _home(root: Path, seed: int = 1) -> Path:
             "oracle_prob": rng.uniform(0, 0.3, len(ids) * len(mondays)),
         }
     )
+    esc = incidents[incidents["category"].isin(DEFAULT_ESCALATION_CATEGORIES)]
+    for hid, when in zip(esc["household_id"].astype(str), esc["reported_at"], strict=True):
+        hit = (oracle["household_id"] == hid) & (oracle["as_of"] <= when)
+        hit &= oracle["as_of"] > when - pd.Timedelta(days=30)
+        oracle.loc[hit, "oracle_prob"] = 0.9
     (home / "ground_truth").mkdir()
     oracle.to_parquet(home / "ground_truth" / "oracle.parquet")
     (home / "train.toml").write_text(
@@ -81,8 +88,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             app, ["train", "--home", str(home), "--config", str(home / "train.toml")]
         )
         promote = runner.invoke(app, ["promote", "--home", str(home)])
+        forced = runner.invoke(
+            app, ["promote", "--home", str(home), "--force", "--reason", "small test world"]
+        )
     uri = f"sqlite:///{home.resolve() / 'mlflow.db'}"
-    yield {"home": home, "uri": uri, "train": train, "promote": promote}
+    yield {"home": home, "uri": uri, "train": train, "promote": promote, "forced": forced}
 
 
 def test_cli_train_prints_timings_comparison_and_how_to_review(trained: dict) -> None:
@@ -96,6 +106,9 @@ def test_cli_train_prints_timings_comparison_and_how_to_review(trained: dict) ->
         "precision_at_5pct",
         "make mlflow-ui",
         "version 1",
+        "lift over the strongest officer rule",
+        "no_prior_escalation",
+        "test size (all):",
     ):
         assert text in result.output
 
@@ -128,11 +141,31 @@ def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dic
     assert "test.lightgbm.oracle_share_precision_at_5pct" in metrics
     # the planted signal is learnt: far better than chance and than the hand rule
     assert metrics["test.lightgbm.roc_auc"] > 0.75
+    # evidence: the strongest officer rule at each capacity and the paired lift over it
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    for metric in ("precision_at_1pct", "precision_at_5pct", "precision_at_20_per_township"):
+        assert run.data.tags[f"test.strongest_rule.{metric}"] in (
+            "prior-escalations", "open-disputes", "combined",
+        )  # fmt: skip
+        lift = f"test.lift_vs_rule.lightgbm.{metric}"
+        assert metrics[f"{lift}.ci_low"] <= metrics[lift] <= metrics[f"{lift}.ci_high"]
+        # households with no prior escalation: judged when they hold an event
+        if metrics["test.size.no_prior_escalation.positives"] > 0:
+            assert f"test.no_prior.strongest_rule.{metric}" in metrics
+    assert metrics["test.size.all.households"] <= N_HOUSEHOLDS
+    assert metrics["test.size.all.positives"] <= metrics["test.size.all.rows"]
+    assert "test.lightgbm.calibration_slope" in metrics
+    assert "test.lightgbm.observed_top_1pct" in metrics
+    assert run.data.tags["vs_champion.version"] == "none"
+    assert 0 <= metrics["stability.jaccard_top20_week_to_week.mean"] <= 1
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     for name in (
         "model_card.md", "metrics_test.csv", "feature_importance.png", "shap_summary.png",
         "pr_curve.png", "precision_at_k.png", "calibration.png",
         "bias_audit_county.csv", "bias_audit_township.csv", "bias_audit_township.png",
+        "lift_vs_strongest_rule.csv", "test_size.csv", "calibration_top.csv",
+        "reliability_top_decile.png", "vs_champion.csv", "stability_top20.csv",
+        "crosstab_top_1pct.csv", "bias_audit_lists_top20.csv",
     ):  # fmt: skip
         assert name in artifacts, sorted(artifacts)
     card = Path(
@@ -146,6 +179,7 @@ def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dic
         "## Evaluation",
         "## Limits",
         "## Bias audit",
+        "## Against the officers' rules",
         "hand_rule",
         "oracle",
     ):
@@ -177,7 +211,14 @@ def test_version_is_challenger_with_window_tags_and_promote_moves_champion(train
     registered = client.get_registered_model("household-escalation")
     assert "within the next 30 days" in (registered.description or "")
     assert "Intended use" in (registered.description or "")
-    assert trained["promote"].exit_code == 0, trained["promote"].output
+    # 400 households: 4 rows a week in the top 1 %, too few for a lift interval above 1
+    refused = trained["promote"]
+    assert refused.exit_code == 3, refused.output
+    assert "strongest officer rule" in refused.output and "lower bound" in refused.output
+    assert trained["forced"].exit_code == 0, trained["forced"].output
+    assert "OVERRIDE" in trained["forced"].output
+    tags = client.get_model_version("household-escalation", "1").tags
+    assert tags["promotion.decision"] == "forced" and "small test world" in tags["promotion.reason"]
     assert str(client.get_model_version_by_alias("household-escalation", "champion").version) == "1"
     mlflow.set_tracking_uri(trained["uri"])
     model = mlflow.pyfunc.load_model("models:/household-escalation@champion")

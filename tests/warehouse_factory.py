@@ -149,6 +149,14 @@ def random_warehouse(
         }
     )
     visits["reviewed_at"] = visits["reviewed_at"].astype(TZ)
+    # parties and follow-up dates of dispute records, from their own stream (the draws above
+    # and below, and so every other column, stay as they were)
+    aux = np.random.default_rng([seed, 13])
+    visits["dispute_parties"] = pd.array(
+        np.where(has_dispute, aux.integers(2, 6, n), 0), dtype="Int64"
+    )
+    due = (visits["visited_at"] + pd.to_timedelta(aux.integers(3, 31, n), unit="D")).dt.normalize()
+    visits["followup_due"] = due.where(has_dispute & (aux.random(n) < 0.8)).astype(TZ)
 
     cats = list(INCIDENT_CATEGORIES)
     if planted_signal:

@@ -860,3 +860,87 @@ def evaluate(
             rows.append((name, m, v, low, high, n_rows))
     out = pd.DataFrame(rows, columns=["model", "metric", "value", "ci_low", "ci_high", "n_rows"])
     return out.astype({"model": "str", "metric": "str", "n_rows": "int64"})
+
+
+def bootstrap_draws(
+    frame: pd.DataFrame,
+    score_cols: Mapping[str, str],
+    label_col: str,
+    *,
+    as_of_col: str | None = None,
+    group_col: str | None = None,
+    cluster_col: str | None = None,
+    tiebreak_col: str | None = None,
+    ks: Sequence[KValue] = DEFAULT_KS,
+    group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
+    n_boot: int = 200,
+    random_state: int | np.random.Generator | None = 0,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """Point estimates and the paired bootstrap draws of every ranking metric of every model.
+
+    The raw material of paired comparisons whose reference is chosen after the
+    fact (the strongest officer rule at each capacity, in ``training.evidence``):
+    every model is evaluated on the same resamples (the same households drawn,
+    as in :func:`evaluate`), so a ratio or difference of two models' draws is a
+    paired draw.
+
+    Parameters
+    ----------
+    frame, score_cols, label_col, as_of_col, group_col, cluster_col, tiebreak_col, ks, group_ks
+        As :func:`evaluate`.
+    n_boot : int, default 200
+        Resamples; 0 gives empty draws.
+    random_state : int, Generator or None, default 0
+        Seed of the resampling (same seed and data, same draws).
+
+    Returns
+    -------
+    point : dict of str to dict of str to float
+        Model -> metric -> estimate on all rows.
+    draws : dict of str to dict of str to ndarray of float64, shape (n_boot,)
+        Model -> metric -> the metric on each resample (``nan`` where undefined).
+
+    Raises
+    ------
+    MetricInputError
+        Missing columns, bad inputs or options.
+    """
+    _check_boot(n_boot, 0.95)
+    if not score_cols:
+        raise MetricInputError("score_cols must name at least one model, got an empty mapping")
+    ks = [_check_k(k) for k in ks]
+    group_ks = [_check_k(k) for k in group_ks]
+    y = _column(frame, label_col, "label")
+    dates, groups, ties = (
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    evaluators = {}
+    for name, col in score_cols.items():
+        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
+        evaluators[name] = _Evaluator(
+            yy, ss, d, g, t, ks=ks, group_ks=group_ks, group_col=group_col,
+            probability=False, n_bins=DEFAULT_ECE_BINS,
+        )  # fmt: skip
+    codes, n_clusters = None, 0
+    if cluster_col is not None:
+        codes = pd.factorize(_column(frame, cluster_col, "cluster"))[0].astype(np.int64)
+        if (codes < 0).any():
+            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
+        n_clusters = int(codes.max()) + 1 if len(frame) else 0
+    point = {name: ev(None) for name, ev in evaluators.items()}
+    collected: dict[str, dict[str, list[float]]] = {
+        name: {m: [] for m in values} for name, values in point.items()
+    }
+    rng = np.random.default_rng(random_state)
+    for _ in range(n_boot):
+        w = _resample_weights(rng, len(frame), codes, n_clusters)
+        for name, ev in evaluators.items():
+            for m, v in ev(w).items():
+                collected[name][m].append(v)
+    draws = {
+        name: {m: np.asarray(v, dtype=np.float64) for m, v in values.items()}
+        for name, values in collected.items()
+    }
+    return point, draws

@@ -34,6 +34,8 @@ from warehouse.contract import warehouse_path
 
 EXPERIMENT_NAME = "revisit"
 CHALLENGER_ALIAS = "challenger"
+#: Experiment tag the MLflow UI reads to choose its view (classic ML runs vs GenAI traces).
+EXPERIMENT_KIND_TAG, CLASSIC_EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 #: Run metric of a model's test precision@k at the headline capacity: f"test.{model}.{metric}".
 TEST_PREFIX = "test"
 
@@ -43,7 +45,7 @@ class RecordError(RuntimeError):
 
 
 @dataclass
-class RunEvidence:
+class RunRecord:
     """Everything a training run logs.
 
     Attributes
@@ -76,6 +78,10 @@ class RunEvidence:
         More params (e.g. how the model was trained on a Dask cluster).
     extra_metrics : dict of str to float
         More run metrics from later steps.
+    extra_tags : dict of str to str
+        More run and version tags (e.g. the model evidence of ``training.evidence``).
+    card_sections : list of str
+        More Markdown sections appended to the model card.
     artifact_writers : list of callable (folder) -> None
         More artifacts: each writes files into the folder that is logged.
     """
@@ -95,6 +101,8 @@ class RunEvidence:
     audit_values: pd.DataFrame | None = None
     extra_params: dict[str, str] = field(default_factory=dict)
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    card_sections: list[str] = field(default_factory=list)
     artifact_writers: list[Callable[[Path], None]] = field(default_factory=list)
 
     def test_values(self) -> dict[tuple[str, str], float]:
@@ -162,8 +170,14 @@ def _experiment_id(client: Any, artifact_location: str) -> str:
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":  # deleted in the UI: bring it back
             client.restore_experiment(experiment.experiment_id)
-        return str(experiment.experiment_id)
-    return str(client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location))
+        experiment_id = str(experiment.experiment_id)
+    else:
+        experiment_id = str(
+            client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+        )
+    # The UI opens a training experiment on its classic runs view, not the GenAI traces view.
+    client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_EXPERIMENT_KIND)
+    return experiment_id
 
 
 def run_name(window: dict[str, str], config: TrainConfig) -> str:
@@ -243,7 +257,7 @@ def _version_description(
     )
 
 
-def _params(ev: RunEvidence) -> dict[str, str]:
+def _params(ev: RunRecord) -> dict[str, str]:
     pieces = ev.pieces
     return {
         **ev.config.flat_params(),
@@ -266,7 +280,7 @@ def _params(ev: RunEvidence) -> dict[str, str]:
     }
 
 
-def _write_artifacts(ev: RunEvidence, model_name: str, run_id: str, out: Path) -> None:
+def _write_artifacts(ev: RunRecord, model_name: str, run_id: str, out: Path) -> None:
     from training.model_card import render_model_card
     from training.report import audit_and_plots, write_model_artifacts
 
@@ -287,12 +301,13 @@ def _write_artifacts(ev: RunEvidence, model_name: str, run_id: str, out: Path) -
         has_oracle=ORACLE in ev.scorers,
         run_id=run_id,
     )
+    card += "".join("\n" + section for section in ev.card_sections)
     (out / "model_card.md").write_text(card, encoding="utf-8")
     for writer in ev.artifact_writers:
         writer(out)
 
 
-def _tags(ev: RunEvidence) -> dict[str, str]:
+def _tags(ev: RunRecord) -> dict[str, str]:
     window, values = ev.window, ev.test_values()
     headline = headline_metric(ev.config)
     return {
@@ -307,17 +322,18 @@ def _tags(ev: RunEvidence) -> dict[str, str]:
             for metric in ("roc_auc", "average_precision", headline)
             if (model, metric) in values
         },
+        **ev.extra_tags,
     }
 
 
 def record_run(
-    ev: RunEvidence, *, tracking_uri: str, artifact_location: str, model_name: str
+    ev: RunRecord, *, tracking_uri: str, artifact_location: str, model_name: str
 ) -> tuple[str, str]:
     """Log the run, register its model as a new version, and make it the challenger.
 
     Parameters
     ----------
-    ev : RunEvidence
+    ev : RunRecord
         What the run logs.
     tracking_uri : str
         MLflow tracking (and registry) URI.

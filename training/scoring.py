@@ -24,6 +24,7 @@ import pandas as pd
 
 from training.baselines import LogisticBaseline, hand_rule_scores, oracle_scores, read_oracle
 from training.config import TrainConfig
+from training.evidence import add_officer_rules
 from training.frame import WEIGHT, FramePieces
 from training.splits import Fold
 from warehouse.contract import JURISDICTION_COLUMNS, KEY_COLUMNS, LABEL_COLUMN
@@ -144,7 +145,8 @@ def score_rows(
     out[HAND_RULE] = hand_rule_scores(rows)
     if ground_truth_dir is not None:
         out[ORACLE] = oracle_scores(rows, ground_truth_dir, oracle=oracle)
-    return out
+    # the three officers' rules and the no-prior segment (training.evidence)
+    return add_officer_rules(out, rows)
 
 
 def score_fold(

@@ -9,11 +9,19 @@ own module:
 3. :func:`training.frame.build_frame_pieces` — the labelled weekly frame,
    computed one as-of date at a time and written to Parquet under the home,
    with a case-control sample of negatives (every test week in full);
+   The leakage canary (:mod:`training.leakage`) checks the sampled training
+   frame: no single feature may separate the label;
 4. :func:`training.scoring.build_scored_test_frame` — per fold, the model and
    logistic baseline fitted on the sample, and every household of the test
    weeks scored piece by piece by every scorer (model, logistic, the officers'
-   hand rule, the oracle on simulated data);
+   hand rule, the oracle on simulated data; the three officers' rules and
+   the no-prior segment of :mod:`training.evidence`);
 5. :func:`training.evaluation.evaluate_scored` — pooled and per-fold metrics;
+   the model evidence (:func:`training.evidence.summarise`: strongest officer
+   rule, paired lifts, test size, calibration), the oracle canary, and the
+   reviewers' tools (:func:`training.reviewers.review_run`: champion vs
+   challenger, list stability, top-1 % crosstab, list audit) on the scored
+   test frame, with the test weeks' features read back from the pieces;
 6. :func:`training.scoring.fit_model` on the final split — the model that is
    registered;
 7. :func:`training.record.record_run` — one MLflow run, a registered version
@@ -39,12 +47,13 @@ import pandas as pd
 
 from training.config import TrainConfig
 from training.evaluation import headline_metric
+from training.evidence import RunEvidence
 from training.frame import FRAME_FOLDER, FrameError, FramePieces
 from training.record import (
     CHALLENGER_ALIAS,
     EXPERIMENT_NAME,
     TEST_PREFIX,
-    RunEvidence,
+    RunRecord,
     git_commit,
     model_description,
     run_name,
@@ -52,7 +61,7 @@ from training.record import (
 )
 from training.scoring import HAND_RULE, LOGISTIC, MODEL, ORACLE, FitModel, FoldError, fit_model
 from training.splits import Fold
-from warehouse.contract import TIMEZONE, warehouse_path
+from warehouse.contract import KEY_COLUMNS, LABEL_COLUMN, TIMEZONE, warehouse_path
 from warehouse.memory import format_bytes, peak_rss, reset_peak
 
 logger = logging.getLogger(__name__)
@@ -112,6 +121,8 @@ class TrainResult:
     scored : DataFrame
         Pooled test rows: keys, jurisdiction, ``label``, ``fold`` and one score
         column per scorer (in memory only; never logged: it holds household ids).
+    evidence : RunEvidence or None
+        The run's model evidence (:mod:`training.evidence`).
     """
 
     run_id: str
@@ -124,6 +135,7 @@ class TrainResult:
     n_rows: int = 0
     window: dict[str, str] = field(default_factory=dict)
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evidence: RunEvidence | None = None
 
     def comparison_table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle: one row per metric, one column per scorer.
@@ -359,9 +371,11 @@ def run_training(
         with a single class.
     """
     from training.evaluation import evaluate_scored
+    from training.evidence_report import card_section, write_evidence
     from training.frame import build_frame_pieces
     from training.record import record_run
     from training.report import audit_only_values
+    from training.reviewers import review_run
     from training.scoring import build_scored_test_frame
 
     stage, home = _Stages(on_stage, progress), Path(home)
@@ -391,24 +405,49 @@ def run_training(
             )  # fmt: skip
             del visits, incidents
         features = pieces.feature_names
+        with stage("leakage canary"):
+            _leakage_canary(pieces, features, config)
         scored, scorers = build_scored_test_frame(
             pieces, plan.folds, features, config, ground_truth_dir, stage, fit
         )
         with stage("evaluate"):
             pooled, per_fold = evaluate_scored(scored, config, scorers)
+        with stage("evidence"):
+            evidence = _run_evidence(scored, scorers, config)
+            if ORACLE in scorers:
+                _oracle_canary(pooled)
+        with stage("reviewers' tools"):
+            # the test weeks' features (written in full), for the champion and the crosstab
+            test_rows = pieces.read(
+                sorted(set(scored["as_of"])), sampled=False, columns=[*KEY_COLUMNS, *features]
+            )
+            review = review_run(
+                test_rows, scored, features, tracking_uri=tracking_uri, model_name=model_name,
+                ks=list(config.capacity_shares), group_ks=[config.capacity_per_township],
+                n_boot=config.n_bootstrap, random_state=config.seed, model_col=MODEL,
+            )  # fmt: skip
+            del test_rows
         with stage("fit final model"):
             final_model = fit(pieces, plan.final, features, config)
     except (FoldError, FrameError) as err:
         raise TrainingError(str(err)) from err
-    evidence = RunEvidence(
+    record = RunRecord(
         config, digest, pieces, features, plan.folds, plan.final, final_model, scored, scorers,
         pooled, per_fold, _window(plan, pieces, scored), audit_values,
     )  # fmt: skip
+    record.extra_metrics.update({**evidence.metrics(), **review.metrics()})
+    record.extra_tags.update({**evidence.tags(), **review.tags()})
+
+    def write_run_evidence(out: Path) -> None:
+        write_evidence(evidence, out)
+
+    record.artifact_writers += [write_run_evidence, review.write]
+    record.card_sections.append(card_section(evidence))
     if dask_client is not None:
-        evidence.extra_params.update(fit.params())  # type: ignore[attr-defined]
+        record.extra_params.update(fit.params())  # type: ignore[attr-defined]
     with stage("log to mlflow"):
         run_id, version = record_run(
-            evidence,
+            record,
             tracking_uri=tracking_uri,
             artifact_location=artifact_location,
             model_name=model_name,
@@ -416,8 +455,52 @@ def run_training(
     return TrainResult(
         run_id=run_id, version=version, model_name=model_name, metrics=pooled,
         fold_metrics=per_fold, timings=stage.timings, peaks=stage.peaks,
-        n_rows=pieces.n_rows, window=evidence.window, scored=scored,
+        n_rows=pieces.n_rows, window=record.window, scored=scored, evidence=evidence,
     )  # fmt: skip
+
+
+def _leakage_canary(pieces: FramePieces, feature_names: list[str], config: TrainConfig) -> None:
+    """Refuse a frame in which a single feature separates the label (``training.leakage``).
+
+    Judged on the case-control sample of every labelled week (the rows the
+    models are fitted on): sampling negatives at random leaves a feature's
+    ROC AUC unchanged in expectation.
+    """
+    from training.leakage import LeakageError, check_features
+
+    rows = pieces.read(pieces.dates, sampled=True, columns=[*feature_names, LABEL_COLUMN])
+    try:
+        check_features(rows, feature_names, LABEL_COLUMN, random_state=config.seed)
+    except LeakageError as err:
+        raise TrainingError(str(err)) from err
+
+
+def _oracle_canary(pooled: pd.DataFrame) -> None:
+    """Refuse a model that beats the simulator's own probability (``training.leakage``)."""
+    from training.leakage import LeakageError, check_against_oracle
+
+    auc = pooled[pooled["metric"] == "roc_auc"].set_index("model")["value"]
+    try:
+        check_against_oracle(float(auc.get(MODEL, np.nan)), float(auc.get(ORACLE, np.nan)))
+    except LeakageError as err:
+        raise TrainingError(str(err)) from err
+
+
+def _run_evidence(scored: pd.DataFrame, scorers: list[str], config: TrainConfig) -> RunEvidence:
+    """Strongest officer rule per capacity, paired lifts, test size, calibration (``training.evidence``)."""
+    from training.evidence import summarise
+
+    models = [s for s in scorers if s != HAND_RULE]
+    return summarise(
+        scored,
+        models,
+        models,
+        ks=list(config.capacity_shares),
+        group_ks=[config.capacity_per_township],
+        n_boot=config.n_bootstrap,
+        random_state=config.seed,
+        main_model=MODEL,
+    )
 
 
 def read_warehouse(home: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:

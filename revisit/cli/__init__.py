@@ -41,5 +41,13 @@ for _module in (
 
 
 def main() -> None:
-    """Entry point of the ``revisit`` console script."""
+    """Entry point of the ``revisit`` console script.
+
+    MLflow's usage telemetry is switched off for every Revisit process (set
+    before any command imports mlflow; an explicit ``MLFLOW_DISABLE_TELEMETRY``
+    in the environment wins): a police deployment sends nothing out.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     app()

@@ -72,6 +72,25 @@ DaskOption = typer.Option(
 VersionOption = typer.Option(
     None, "--version", help="Version to promote (default: the current challenger)."
 )
+ForceOption = typer.Option(
+    False,
+    "--force",
+    help="Promote despite failed gates (a reviewer's override; needs --reason).",
+)
+ReasonOption = typer.Option(
+    None, "--reason", help="Why the override: recorded on the version and in its model card."
+)
+
+
+def _runs_url(tracking_uri: str, run_id: str) -> str:
+    """The UI page of the run's experiment in the classic (model training) view, not GenAI's."""
+    import mlflow
+
+    try:
+        experiment = mlflow.MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+    except Exception:  # noqa: BLE001 - a hint only; the run was logged already
+        return "http://127.0.0.1:5000"
+    return f"http://127.0.0.1:5000/#/experiments/{experiment}/runs?workflowType=machine_learning"
 
 
 def register(app: typer.Typer) -> None:
@@ -193,10 +212,22 @@ def register(app: typer.Typer) -> None:
             f"model fitted on every positive and {cfg.negative_share:.0%} of the negatives):"
         )
         typer.echo(result.comparison_table().to_string())
+        if result.evidence is not None:
+            from training.evidence_report import lift_table_text
+
+            for r in result.evidence.sizes.to_dict("records"):
+                typer.echo(
+                    f"test size ({r['segment']}): {r['rows']:,} rows, {r['households']:,} "
+                    f"households, {r['positives']:,} positive rows "
+                    f"({r['positive_households']:,} households with an event)"
+                )
+            typer.echo("\nlift over the strongest officer rule (paired household bootstrap, 95 %):")
+            typer.echo(lift_table_text(result.evidence.comparison))
         typer.echo(
             f"\nrun {result.run_id}; registered {result.model_name} version {result.version} "
             f"as 'challenger'.\npromote it with: revisit promote --version {result.version}"
-            f"\nreview it in the MLflow UI: make mlflow-ui (http://127.0.0.1:5000)"
+            f"\nreview it in the MLflow UI: make mlflow-ui, then "
+            f"{_runs_url(settings.tracking_uri, result.run_id)}"
         )
 
     @app.command("promote")
@@ -204,15 +235,25 @@ def register(app: typer.Typer) -> None:
         version: int | None = VersionOption,
         home: Path | None = HomeOption,
         wait: float | None = WaitOption,
+        force: bool = ForceOption,
+        reason: str | None = ReasonOption,
     ) -> None:
-        """Move `champion` to a version that beats the hand rule on test precision@k."""
+        """Move `champion` to a version that beats the strongest officer rule and the champion.
+
+        Gates (exit 3 with the figures when one fails): the lower bound of the lift over the
+        strongest officer rule at the top 1 % is above 1, and the paired difference with the
+        current champion on the same latest weeks has a lower bound of at least -0.005.
+        """
         configure_logging(logging.WARNING)
         _quiet_mlflow()
+        if force and not (reason or "").strip():
+            fail("--force needs a reason: --reason TEXT (it is recorded on the version)", code=2)
+            return
         settings = settings_for(home)
         with locked_home(settings.home, wait):
-            _promote(settings, version)
+            _promote(settings, version, force, reason)
 
-    def _promote(settings: Any, version: int | None) -> None:
+    def _promote(settings: Any, version: int | None, force: bool, reason: str | None) -> None:
         from mlflow.exceptions import MlflowException
 
         from training.registry import PromotionRefused, RegistryError
@@ -223,6 +264,8 @@ def register(app: typer.Typer) -> None:
                 tracking_uri=settings.tracking_uri,
                 model_name=settings.model_name,
                 version=version,
+                force=force,
+                reason=reason,
             )
         except PromotionRefused as err:
             fail(f"refused: {err}", code=3)
@@ -233,8 +276,15 @@ def register(app: typer.Typer) -> None:
         except MlflowException as err:
             fail(f"the MLflow store at {settings.tracking_uri} could not be read: {err.message}")
             return
+        lift = result.figures.get(f"test.lift_vs_rule.lightgbm.{result.metric}", float("nan"))
+        low = result.figures.get(f"test.lift_vs_rule.lightgbm.{result.metric}.ci_low", float("nan"))
+        high = result.figures.get(
+            f"test.lift_vs_rule.lightgbm.{result.metric}.ci_high", float("nan")
+        )
         typer.echo(
             f"{result.model_name} version {result.version} is now 'champion' "
-            f"(was {result.previous_champion or 'none'}): test {result.metric} "
-            f"{result.model_value:.4f} vs hand rule {result.hand_rule_value:.4f}."
+            f"(was {result.previous_champion or 'none'}"
+            f"{'; OVERRIDE by a reviewer' if result.forced else ''}): test {result.metric} "
+            f"{result.model_value:.4f} vs {result.rule_value:.4f} for the strongest officer rule "
+            f"({result.strongest_rule}), lift {lift:.2f} [{low:.2f}, {high:.2f}]."
         )
