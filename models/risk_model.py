@@ -268,6 +268,7 @@ def _merge_top_steps(
     min_positives : int
         Fewest positive rows of the top step (rows, not weights: the evidence
         is the number of positives seen; case-control sampling keeps them all).
+        With ``sample_weight`` the top step must also hold a negative row.
     sample_weight : ndarray of float64, shape (n,), optional
         Row weights the map was fitted with (``1 / share`` for sampled
         negatives); the pooled rate is the weighted rate of the pooled rows.
@@ -289,7 +290,10 @@ def _merge_top_steps(
     levels = np.flatnonzero(np.r_[True, np.diff(out) != 0])
     for start in levels[::-1]:
         rows = raw >= x[start]
-        if y[rows].sum() >= min_positives or start == 0:
+        # weighted (case-control sample): a step with no negative row reads 100 % by the
+        # luck of the draw (each kept negative stands for 1 / share), so it needs one
+        enough = y[rows].sum() >= min_positives and (sample_weight is None or (y[rows] == 0).any())
+        if enough or start == 0:
             if rows.any() and w[rows].sum() > 0:
                 out[start:] = float(np.average(y[rows], weights=w[rows]))
             break
