@@ -9,7 +9,7 @@ DEMO_HOUSEHOLDS ?= 20000
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install test test-slow lint format demo bench mlflow-ui serve clean
+.PHONY: help install test test-slow lint format demo bench bench-scale mlflow-ui serve clean
 
 help: ## List every target with a one-line description
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ demo: $(STAMP) ## The main job on the default simulated prefecture, ending with 
 
 bench: $(STAMP) ## Benchmarks of ingestion, simulation, features, training and serving
 	$(BIN)/python -m benchmarks.run_all
+
+SCALE_HOUSEHOLDS ?= 200000
+bench-scale: $(STAMP) ## The main job stage by stage at SCALE_HOUSEHOLDS (time, peak RSS), DuckDB peer
+	$(BIN)/python -m benchmarks.bench_scale --households $(SCALE_HOUSEHOLDS) --peer
 
 mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution and telemetry off)
 	@echo "training runs (classic view): http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"

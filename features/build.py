@@ -638,85 +638,211 @@ def build_features(
     """
     if int(horizon_days) != horizon_days or horizon_days <= 0:
         raise ValueError(f"horizon_days must be a positive integer, got {horizon_days!r}")
-    unknown = sorted(set(escalation_categories) - set(_CATEGORIES))
-    if unknown:
-        raise ValueError(f"escalation categories must be in {_CATEGORIES!r}, got {unknown!r}")
     dates = normalise_as_of_dates(as_of_dates)
-    kept = visits
-    if exclude_visit_ids is not None:
-        kept = visits[~visits["visit_id"].isin(set(exclude_visit_ids))]
-    v, inc, households, geo = _prepare(kept, incidents, escalation_categories)
-    n = len(households)
-    names = feature_names()
-    last = last_recorded_at(visits, incidents)
-    last_ns = _NAT if last is None else int(last.value)
-    horizon_ns = int(horizon_days) * NS_PER_DAY
-
+    job = FeatureJob(
+        visits,
+        incidents,
+        horizon_days=horizon_days,
+        escalation_categories=escalation_categories,
+        exclude_visit_ids=exclude_visit_ids,
+    )
     iterator: Any = dates
     if progress:
         from tqdm.auto import tqdm
 
         iterator = tqdm(dates, desc="as-of dates", unit="date")
-    parts: list[
-        tuple[pd.Timestamp, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    ] = []
-    float_names = [k for k in names if k != "context_all_household_type"]
-    for ts in iterator:
-        t = int(ts.value)
-        cohort, f, htype, village = _features_at(v, inc, n, t)
-        labels = _labels_at(inc, n, t, horizon_ns, last_ns) if with_labels else np.empty(n, np.int8)
-        parts.append(
-            (
-                ts,
-                cohort,
-                np.stack([f[k][cohort] for k in float_names]) if float_names else np.empty((0, 0)),
-                htype[cohort],
-                village[cohort],
-                labels[cohort],
-            )
-        )
-        logger.debug("as_of=%s cohort=%d", ts.date(), len(cohort))
-
-    rows = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-    village_codes = np.concatenate([p[4] for p in parts]) if parts else np.empty(0, np.int64)
-    data: dict[str, Any] = {
-        "household_id": pd.array(households[rows], dtype="str"),
-        "as_of": pd.DatetimeIndex(
-            np.repeat(
-                np.array([p[0].value for p in parts], dtype=np.int64), [len(p[1]) for p in parts]
-            ),
-            tz="UTC",
-        )
-        .tz_convert(TIMEZONE)
-        .as_unit("ns"),
-    }
-    for col in JURISDICTION_COLUMNS:
-        data[col] = pd.array(geo[col].to_numpy()[village_codes], dtype="str")
-    # One (n_features, n_rows) float block, filled once: the frame takes it without a copy.
-    block = np.empty((len(float_names), len(rows)), dtype=np.float64)
-    offset = 0
-    for k, part in enumerate(parts):
-        block[:, offset : offset + len(part[1])] = part[2]
-        offset += len(part[1])
-        parts[k] = (part[0], part[1], np.empty((0, 0)), part[3], part[4], part[5])
-    codes = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, np.int64)
-    household_type = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_HTYPES))
-    frame = pd.DataFrame(block.T, columns=float_names, copy=False)
-    for pos, (col, values) in enumerate(data.items()):
-        frame.insert(pos, col, values)
-    frame.insert(
-        len(data) + names.index("context_all_household_type"),
-        "context_all_household_type",
-        pd.Series(household_type),
-    )
-    if with_labels:
-        lab = np.concatenate([p[5] for p in parts]) if parts else np.empty(0, np.int8)
-        frame[LABEL_COLUMN] = pd.Series(lab, dtype="Int8").mask(lab < 0).array
-    frame.index = pd.RangeIndex(len(frame))
+    parts = [job.rows_at(ts, with_labels=with_labels) for ts in iterator]
+    frame = job.assemble(parts, with_labels=with_labels)
     logger.info(
-        "built %d feature rows for %d as-of dates (%d households known)", len(frame), len(dates), n
+        "built %d feature rows for %d as-of dates (%d households known)",
+        len(frame),
+        len(dates),
+        job.n_households,
     )
     return frame
+
+
+@dataclass
+class DateRows:
+    """Feature rows of one as-of date, as arrays (before they become a frame).
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+        The as-of date (Asia/Shanghai).
+    households : ndarray of int64, shape (n_rows,)
+        Household codes (positions in :attr:`FeatureJob.households`).
+    values : ndarray of shape (n_float_features, n_rows)
+        Every feature but ``context_all_household_type``, in catalogue order.
+    htype : ndarray of int64, shape (n_rows,)
+        Household type code (``-1`` missing).
+    village : ndarray of int64, shape (n_rows,)
+        Village code of the latest known visit (row of the geography table).
+    labels : ndarray of int8, shape (n_rows,)
+        1/0, or ``-1`` where the horizon is not observed.
+    """
+
+    as_of: pd.Timestamp
+    households: np.ndarray
+    values: np.ndarray
+    htype: np.ndarray
+    village: np.ndarray
+    labels: np.ndarray
+
+    def take(self, rows: np.ndarray) -> DateRows:
+        """The subset of rows at positions (or boolean mask) ``rows``."""
+        return DateRows(
+            self.as_of,
+            self.households[rows],
+            self.values[:, rows],
+            self.htype[rows],
+            self.village[rows],
+            self.labels[rows],
+        )
+
+
+class FeatureJob:
+    """The warehouse prepared once; features of any as-of date computed from it.
+
+    :func:`build_features` is ``FeatureJob(...)`` then :meth:`rows_at` per date and
+    :meth:`assemble`. The training frame uses the same steps one date at a
+    time, so that no more than one date's rows are held at once.
+
+    Parameters
+    ----------
+    visits, incidents : DataFrame
+        Canonical tables (see :func:`build_features`).
+    horizon_days : int
+        Label horizon ``H`` in days.
+    escalation_categories : sequence of str
+        Incident categories that make the label 1.
+
+    Raises
+    ------
+    MissingColumnsError
+        When a table lacks a canonical column the job needs.
+    ValueError
+        When ``horizon_days`` is not a positive integer or a category is unknown.
+    """
+
+    def __init__(
+        self,
+        visits: pd.DataFrame,
+        incidents: pd.DataFrame,
+        *,
+        horizon_days: int = DEFAULT_HORIZON_DAYS,
+        escalation_categories: Sequence[str] = DEFAULT_ESCALATION_CATEGORIES,
+        exclude_visit_ids: Any = None,
+    ) -> None:
+        if int(horizon_days) != horizon_days or horizon_days <= 0:
+            raise ValueError(f"horizon_days must be a positive integer, got {horizon_days!r}")
+        unknown = sorted(set(escalation_categories) - set(_CATEGORIES))
+        if unknown:
+            raise ValueError(f"escalation categories must be in {_CATEGORIES!r}, got {unknown!r}")
+        kept = visits  # suspect visits (campaign.evidence) count as missing evidence
+        if exclude_visit_ids is not None:
+            kept = visits[~visits["visit_id"].isin(set(exclude_visit_ids))]
+        self._v, self._inc, self.households, self._geo = _prepare(
+            kept, incidents, escalation_categories
+        )
+        last = last_recorded_at(visits, incidents)
+        self._last_ns = _NAT if last is None else int(last.value)
+        self._horizon_ns = int(horizon_days) * NS_PER_DAY
+        names = feature_names()
+        self._names = names
+        self.float_names = [k for k in names if k != "context_all_household_type"]
+
+    @property
+    def n_households(self) -> int:
+        """Households with at least one visit row (known or not)."""
+        return len(self.households)
+
+    def is_labelled(self, as_of: pd.Timestamp) -> bool:
+        """Whether the horizon ``[t, t + H)`` ends on or before the warehouse's last date."""
+        return int(as_of.value) + self._horizon_ns <= self._last_ns
+
+    def rows_at(
+        self, as_of: pd.Timestamp, *, with_labels: bool = True, dtype: Any = np.float64
+    ) -> DateRows:
+        """Feature rows of the cohort at one as-of date.
+
+        Parameters
+        ----------
+        as_of : pandas.Timestamp
+            Time-zone-aware as-of date (from ``features.asof.normalise_as_of_dates``).
+        with_labels : bool, default True
+            Compute labels (else ``labels`` is all ``-1``).
+        dtype : numpy dtype, default float64
+            Dtype of :attr:`DateRows.values` (float32 halves the training frame).
+
+        Returns
+        -------
+        DateRows
+        """
+        n = self.n_households
+        t = int(as_of.value)
+        cohort, f, htype, village = _features_at(self._v, self._inc, n, t)
+        labels = (
+            _labels_at(self._inc, n, t, self._horizon_ns, self._last_ns)
+            if with_labels
+            else np.full(n, -1, dtype=np.int8)
+        )
+        values = np.empty((len(self.float_names), len(cohort)), dtype=dtype)
+        for k, name in enumerate(self.float_names):
+            values[k] = f[name][cohort]
+        logger.debug("as_of=%s cohort=%d", as_of.date(), len(cohort))
+        return DateRows(as_of, cohort, values, htype[cohort], village[cohort], labels[cohort])
+
+    def assemble(self, parts: list[DateRows], *, with_labels: bool = True) -> pd.DataFrame:
+        """One frame from the rows of one or many dates (see :func:`build_features`).
+
+        The float block of ``parts`` is released as it is copied into the frame.
+        """
+        names, float_names = self._names, self.float_names
+        rows = np.concatenate([p.households for p in parts]) if parts else np.empty(0, np.int64)
+        village_codes = (
+            np.concatenate([p.village for p in parts]) if parts else np.empty(0, np.int64)
+        )
+        dtype = parts[0].values.dtype if parts else np.dtype(np.float64)
+        data: dict[str, Any] = {
+            "household_id": pd.array(self.households[rows], dtype="str"),
+            "as_of": pd.DatetimeIndex(
+                np.repeat(
+                    np.array([p.as_of.value for p in parts], dtype=np.int64),
+                    [len(p.households) for p in parts],
+                ),
+                tz="UTC",
+            )
+            .tz_convert(TIMEZONE)
+            .as_unit("ns"),
+        }
+        for col in JURISDICTION_COLUMNS:
+            data[col] = pd.array(self._geo[col].to_numpy()[village_codes], dtype="str")
+        # One (n_features, n_rows) float block, filled once: the frame takes it without a copy.
+        if len(parts) == 1:
+            block = parts[0].values
+        else:
+            block = np.empty((len(float_names), len(rows)), dtype=dtype)
+            offset = 0
+            for part in parts:
+                block[:, offset : offset + len(part.households)] = part.values
+                offset += len(part.households)
+                part.values = np.empty((0, 0), dtype=dtype)
+        codes = np.concatenate([p.htype for p in parts]) if parts else np.empty(0, np.int64)
+        household_type = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_HTYPES))
+        frame = pd.DataFrame(block.T, columns=float_names, copy=False)
+        for pos, (col, values) in enumerate(data.items()):
+            frame.insert(pos, col, values)
+        frame.insert(
+            len(data) + names.index("context_all_household_type"),
+            "context_all_household_type",
+            pd.Series(household_type),
+        )
+        if with_labels:
+            lab = np.concatenate([p.labels for p in parts]) if parts else np.empty(0, np.int8)
+            frame[LABEL_COLUMN] = pd.Series(lab, dtype="Int8").mask(lab < 0).array
+        frame.index = pd.RangeIndex(len(frame))
+        return frame
 
 
 def _read_tables(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -766,8 +892,10 @@ def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFram
 
 __all__ = [
     "KEY_COLUMNS",
+    "DateRows",
     "EmptyWarehouseError",
     "FeatureBuildError",
+    "FeatureJob",
     "MissingColumnsError",
     "build_feature_table",
     "build_features",

@@ -111,7 +111,9 @@ def _as_float(series: pd.Series, name: str) -> np.ndarray:
             f"feature {name!r}: expected a numeric, boolean or text/category column, "
             f"got dtype {series.dtype!s}"
         )
-    return series.to_numpy(dtype="float64", na_value=np.nan)
+    # float32 stays float32 (the training frame in pieces is float32: half the memory)
+    dtype = "float32" if series.dtype == np.float32 else "float64"
+    return series.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 def check_forbidden(X: pd.DataFrame, feature_names: Sequence[str]) -> None:
@@ -196,22 +198,29 @@ class ScoreCalibrator:
         self.method = method
         self.min_top_positives = min_top_positives
 
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
-        """Fit on raw scores (log-odds, shape (n,)) and binary labels (shape (n,))."""
+    def fit(
+        self, raw: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> ScoreCalibrator:
+        """Fit on raw scores (log-odds, shape (n,)) and binary labels (shape (n,)).
+
+        ``sample_weight`` (shape (n,), optional) weighs rows, e.g. ``1 / share``
+        for negatives kept by case-control sampling, so the map sees the
+        population's base rate.
+        """
         raw = np.asarray(raw, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if self.method == "isotonic":
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(raw, y)
+            iso.fit(raw, y, sample_weight=sample_weight)
             self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
             self.y_ = _merge_top_steps(
                 self.x_, np.asarray(iso.y_thresholds_, dtype=np.float64), raw, y,
-                int(self.min_top_positives),
+                int(self.min_top_positives), sample_weight,
             )  # fmt: skip
         elif self.method == "sigmoid":
             # Large C: (almost) unpenalised two-parameter Platt fit.
             platt = LogisticRegression(C=1e6, max_iter=1000)
-            platt.fit(raw.reshape(-1, 1), y.astype(int))
+            platt.fit(raw.reshape(-1, 1), y.astype(int), sample_weight=sample_weight)
             self.coef_ = float(platt.coef_[0, 0])
             self.intercept_ = float(platt.intercept_[0])
         elif self.method != "none":
@@ -241,7 +250,12 @@ class ScoreCalibrator:
 
 
 def _merge_top_steps(
-    x: np.ndarray, y_knots: np.ndarray, raw: np.ndarray, y: np.ndarray, min_positives: int
+    x: np.ndarray,
+    y_knots: np.ndarray,
+    raw: np.ndarray,
+    y: np.ndarray,
+    min_positives: int,
+    sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pool the isotonic map's top steps until the top step holds ``min_positives`` positives.
 
@@ -252,7 +266,12 @@ def _merge_top_steps(
     raw, y : ndarray of float64, shape (n,)
         The validation rows it was fitted on.
     min_positives : int
-        Fewest positive rows of the top step.
+        Fewest positive rows of the top step (rows, not weights: the evidence
+        is the number of positives seen; case-control sampling keeps them all).
+        With ``sample_weight`` the top step must also hold a negative row.
+    sample_weight : ndarray of float64, shape (n,), optional
+        Row weights the map was fitted with (``1 / share`` for sampled
+        negatives); the pooled rate is the weighted rate of the pooled rows.
 
     Returns
     -------
@@ -266,22 +285,27 @@ def _merge_top_steps(
     out = y_knots.copy()
     if x.size == 0 or min_positives <= 0:
         return out
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     # the top step's first knot: where the final constant value starts
     levels = np.flatnonzero(np.r_[True, np.diff(out) != 0])
     for start in levels[::-1]:
         rows = raw >= x[start]
-        if y[rows].sum() >= min_positives or start == 0:
-            out[start:] = y[rows].mean() if rows.any() else out[start]
+        # weighted (case-control sample): a step with no negative row reads 100 % by the
+        # luck of the draw (each kept negative stands for 1 / share), so it needs one
+        enough = y[rows].sum() >= min_positives and (sample_weight is None or (y[rows] == 0).any())
+        if enough or start == 0:
+            if rows.any() and w[rows].sum() > 0:
+                out[start:] = float(np.average(y[rows], weights=w[rows]))
             break
     return out
 
 
-def _brier(prob: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((prob - y) ** 2))
+def _brier(prob: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
+    return float(np.average((prob - y) ** 2, weights=weight))
 
 
 def choose_calibration(
-    raw: np.ndarray, y: np.ndarray, random_state: int
+    raw: np.ndarray, y: np.ndarray, random_state: int, sample_weight: np.ndarray | None = None
 ) -> tuple[str, dict[str, float]]:
     """Choose isotonic or sigmoid by cross-validated Brier score within the given rows.
 
@@ -293,6 +317,8 @@ def choose_calibration(
         Binary labels of the same rows.
     random_state : int
         Seed of the fold shuffling.
+    sample_weight : ndarray of shape (n,), optional
+        Row weights (fits and Brier scores are weighted).
 
     Returns
     -------
@@ -310,11 +336,13 @@ def choose_calibration(
         return "sigmoid", {}
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     totals = {"isotonic": 0.0, "sigmoid": 0.0}
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     for fit_idx, held_idx in folds.split(raw.reshape(-1, 1), y):
         for method in totals:
-            cal = ScoreCalibrator(method).fit(raw[fit_idx], y[fit_idx])
-            totals[method] += _brier(cal.predict(raw[held_idx]), y[held_idx]) * len(held_idx)
-    scores = {m: total / len(y) for m, total in totals.items()}
+            cal = ScoreCalibrator(method).fit(raw[fit_idx], y[fit_idx], w[fit_idx])
+            held = _brier(cal.predict(raw[held_idx]), y[held_idx], w[held_idx])
+            totals[method] += held * float(w[held_idx].sum())
+    scores = {m: total / float(w.sum()) for m, total in totals.items()}
     method = "isotonic" if scores["isotonic"] < scores["sigmoid"] else "sigmoid"
     return method, scores
 
@@ -454,6 +482,8 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         y: Any,
         X_val: pd.DataFrame,
         y_val: Any,
+        sample_weight: Any = None,
+        val_sample_weight: Any = None,
     ) -> EscalationModel:
         """Train the booster with early stopping on ``X_val``, then calibrate on it.
 
@@ -470,6 +500,11 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             Out-of-time validation rows (later as-of dates than ``X``).
         y_val : array-like of shape (n_val,)
             Labels 0/1 of ``X_val``; both classes must occur.
+        sample_weight, val_sample_weight : array-like of shape (n_train,) / (n_val,), optional
+            Row weights of the training and validation rows: ``1 / share`` for
+            negatives kept by case-control sampling (``training.frame``), so that
+            the booster, early stopping and calibration see the population's
+            base rate. ``None``: every row weighs 1.
 
         Returns
         -------
@@ -533,11 +568,17 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             len(names),
             len(categories),
         )
+        w_train = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w_val = (
+            None if val_sample_weight is None else np.asarray(val_sample_weight, dtype=np.float64)
+        )
         classifier.fit(
             X_train_p,
             y_train,
+            sample_weight=w_train,
             eval_X=(X_val_p,),
             eval_y=(y_valid,),
+            eval_sample_weight=None if w_val is None else [w_val],
             eval_metric="binary_logloss",
             callbacks=[
                 lgb.early_stopping(
@@ -551,12 +592,12 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
 
         raw_val = self._raw_score(X_val_p)
         if self.calibration == "auto":
-            method, scores = choose_calibration(raw_val, y_valid, int(self.random_state))
+            method, scores = choose_calibration(raw_val, y_valid, int(self.random_state), w_val)
         else:
             method, scores = str(self.calibration), {}
         self.calibration_method_ = method
         self.calibration_scores_ = scores
-        self.calibrator_ = ScoreCalibrator(method).fit(raw_val, y_valid)
+        self.calibrator_ = ScoreCalibrator(method).fit(raw_val, y_valid, w_val)
         logger.info(
             "fitted in %.1f s: best iteration %d, calibration %s (CV Brier %s)",
             time.perf_counter() - started,

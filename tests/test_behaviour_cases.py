@@ -195,6 +195,8 @@ def test_self_harm_case_ranks_above_settled_and_fraud_cases(cases: CasesRanked) 
 
 
 @pytest.mark.e2e
+# Was a strict xfail (KNOWN MODEL GAP: (a) scored below (b)); the model fitted on the
+# case-control sample (training.frame, negative_share 0.1) ranks (a) above (b) and (c).
 def test_open_inheritance_dispute_case_ranks_above_settled_and_fraud_cases(
     cases: CasesRanked,
 ) -> None:

@@ -47,3 +47,19 @@ def test_fitted_state_is_plain_arrays_and_floats() -> None:
     assert isinstance(iso.x_, np.ndarray) and isinstance(iso.y_, np.ndarray)
     sig = ScoreCalibrator("sigmoid").fit(raw, y)
     assert all(isinstance(v, float) for v in (sig.coef_, sig.intercept_, sig.max_prob_))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_top_step_is_the_weighted_rate_and_holds_a_negative(seed: int) -> None:
+    """Case-control sample (negatives kept at 10 %, weight 10): the top step pools to a
+    weighted rate over rows holding enough positives and at least one kept negative."""
+    raw, y = _validation(seed)
+    rng = np.random.default_rng(seed + 100)
+    keep = (y == 1) | (rng.random(len(y)) < 0.1)
+    raw, y = raw[keep], y[keep]
+    w = np.where(y == 1, 1.0, 10.0)
+    cal = ScoreCalibrator("isotonic").fit(raw, y, sample_weight=w)
+    top_rows = raw >= cal.x_[np.flatnonzero(cal.y_ == cal.y_[-1])[0]]
+    assert y[top_rows].sum() >= MIN_TOP_STEP_POSITIVES and (y[top_rows] == 0).any()
+    assert cal.y_[-1] == pytest.approx(np.average(y[top_rows], weights=w[top_rows]))
+    assert cal.max_prob_ < 1.0 and np.all(np.diff(cal.y_) >= 0)

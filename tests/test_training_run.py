@@ -259,16 +259,19 @@ def test_as_of_dates_are_mondays_with_fully_observed_horizon() -> None:
 
 
 def _shuffle_labels(seed: int):
-    real = features.build.build_features
+    """Labels drawn at random (rate 5 %), independent of features and dates.
 
-    def shuffled(*args, **kwargs):
-        frame = real(*args, **kwargs)
-        rng = np.random.default_rng(seed)
-        labelled = frame.index[frame["label"].notna()]
-        frame.loc[labelled, "label"] = frame.loc[labelled, "label"].to_numpy()[
-            rng.permutation(len(labelled))
-        ]
-        return frame
+    The training frame is built one as-of date at a time (``training.frame``), so
+    the canary replaces the label step of the feature job rather than the frame.
+    """
+    real = features.build._labels_at
+    rng = np.random.default_rng(seed)
+
+    def shuffled(inc, n, t, horizon_ns, last_ns):
+        labels = real(inc, n, t, horizon_ns, last_ns)
+        observed = labels >= 0
+        labels[observed] = (rng.random(int(observed.sum())) < 0.05).astype(np.int8)
+        return labels
 
     return shuffled
 
@@ -287,7 +290,7 @@ def _kw(home: Path, tmp_path: Path) -> dict:
 def test_leakage_canary_shuffled_labels_through_the_whole_path_give_chance_auc(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained: dict
 ) -> None:
-    monkeypatch.setattr(features.build, "build_features", _shuffle_labels(seed=7))
+    monkeypatch.setattr(features.build, "_labels_at", _shuffle_labels(seed=7))
     canary = run_training(**_kw(_home(tmp_path), tmp_path))
     m = canary.metrics
     auc = float(m.loc[(m["model"] == "lightgbm") & (m["metric"] == "roc_auc"), "value"].iloc[0])

@@ -254,7 +254,12 @@ class LogisticBaseline:
                 out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
         return out
 
-    def fit(self, X: pd.DataFrame, y: Sequence[int] | np.ndarray | pd.Series) -> LogisticBaseline:
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Sequence[int] | np.ndarray | pd.Series,
+        sample_weight: np.ndarray | None = None,
+    ) -> LogisticBaseline:
         """Fit the pipeline.
 
         Parameters
@@ -262,6 +267,8 @@ class LogisticBaseline:
         X : DataFrame of shape (n_rows, n_columns)
             Must contain ``feature_names``.
         y : array-like of {0, 1}, shape (n_rows,)
+        sample_weight : ndarray of shape (n_rows,), optional
+            Row weights (``1 / share`` for case-control sampled negatives).
 
         Returns
         -------
@@ -278,7 +285,7 @@ class LogisticBaseline:
             raise BaselineError("expected both classes in the training labels, got one")
         Xs = self._select(X)
         self.pipeline_ = self._pipeline(Xs)
-        self.pipeline_.fit(Xs, labels.astype(int))
+        self.pipeline_.fit(Xs, labels.astype(int), clf__sample_weight=sample_weight)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -339,7 +346,74 @@ def resolve_ground_truth_dir(home: Path, explicit: Path | None) -> Path | None:
     )
 
 
-def oracle_scores(frame: pd.DataFrame, ground_truth_dir: Path) -> np.ndarray:
+def read_oracle(
+    ground_truth_dir: Path, as_of_dates: Sequence[pd.Timestamp] | None = None
+) -> pd.DataFrame:
+    """The simulator's oracle rows, optionally only those of some as-of dates.
+
+    Parameters
+    ----------
+    ground_truth_dir : Path
+        Folder holding ``oracle.parquet``.
+    as_of_dates : sequence of pandas.Timestamp, optional
+        Keep only these dates (read with a Parquet filter: a prefecture's oracle
+        holds one row per household and week).
+
+    Returns
+    -------
+    DataFrame
+        ``household_id`` (str), ``as_of`` (Asia/Shanghai, ns), ``oracle_prob``.
+
+    Raises
+    ------
+    BaselineError
+        The file is missing or lacks the expected columns.
+    """
+    path = Path(ground_truth_dir) / ORACLE_FILE
+    try:
+        oracle = _read_oracle_rows(path, as_of_dates)
+    except FileNotFoundError as err:
+        raise BaselineError(f"expected the oracle file at {str(path)!r}, found none") from err
+    except (KeyError, ValueError) as err:
+        raise BaselineError(
+            f"expected columns household_id, as_of, oracle_prob in {str(path)!r}: {err}"
+        ) from err
+    as_of = pd.to_datetime(oracle["as_of"])
+    if as_of.dt.tz is None:
+        as_of = as_of.dt.tz_localize(TIMEZONE)
+    oracle["as_of"] = as_of.dt.tz_convert(TIMEZONE).dt.as_unit("ns")
+    if as_of_dates is not None:
+        wanted = pd.DatetimeIndex(list(as_of_dates)).tz_convert(TIMEZONE).as_unit("ns")
+        oracle = oracle[oracle["as_of"].isin(wanted)]
+    oracle["household_id"] = oracle["household_id"].astype(str)
+    return oracle.drop_duplicates(list(KEY_COLUMNS), keep="last").reset_index(drop=True)
+
+
+def _read_oracle_rows(path: Path, as_of_dates: Sequence[pd.Timestamp] | None) -> pd.DataFrame:
+    """Oracle columns, only the rows of ``as_of_dates`` when given (an Arrow filter, typed
+    like the file's ``as_of`` so that the comparison is of instants)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not path.exists():
+        raise FileNotFoundError(path)
+    dataset = ds.dataset(path, format="parquet")
+    expression = None
+    if as_of_dates is not None:
+        kind = dataset.schema.field("as_of").type
+        instants = pd.DatetimeIndex([pd.Timestamp(d) for d in as_of_dates])
+        if getattr(kind, "tz", None) is None and instants.tz is not None:
+            instants = instants.tz_convert(TIMEZONE).tz_localize(None)
+        elif getattr(kind, "tz", None) is not None and instants.tz is None:
+            instants = instants.tz_localize(TIMEZONE)
+        expression = ds.field("as_of").isin(pa.array(instants, type=kind))
+    table = dataset.to_table(columns=[*KEY_COLUMNS, "oracle_prob"], filter=expression)
+    return table.to_pandas()
+
+
+def oracle_scores(
+    frame: pd.DataFrame, ground_truth_dir: Path, oracle: pd.DataFrame | None = None
+) -> np.ndarray:
     """The simulator's escalation probability for each (household_id, as_of) row.
 
     Parameters
@@ -348,6 +422,9 @@ def oracle_scores(frame: pd.DataFrame, ground_truth_dir: Path) -> np.ndarray:
         With ``household_id`` (str) and ``as_of`` (datetime64[ns, Asia/Shanghai]).
     ground_truth_dir : Path
         Folder holding ``oracle.parquet`` (household_id, as_of, oracle_prob).
+    oracle : DataFrame, optional
+        Rows already read by :func:`read_oracle` (scoring piece by piece reads
+        the file once per fold, not once per piece).
 
     Returns
     -------
@@ -359,24 +436,14 @@ def oracle_scores(frame: pd.DataFrame, ground_truth_dir: Path) -> np.ndarray:
     BaselineError
         The file is missing or lacks the expected columns.
     """
-    path = Path(ground_truth_dir) / ORACLE_FILE
-    try:
-        oracle = pd.read_parquet(path, columns=[*KEY_COLUMNS, "oracle_prob"])
-    except FileNotFoundError as err:
-        raise BaselineError(f"expected the oracle file at {str(path)!r}, found none") from err
-    except (KeyError, ValueError) as err:
-        raise BaselineError(
-            f"expected columns household_id, as_of, oracle_prob in {str(path)!r}: {err}"
-        ) from err
+    if oracle is None:
+        oracle = read_oracle(ground_truth_dir)
     keys = frame[list(KEY_COLUMNS)].copy()
     keys["household_id"] = keys["household_id"].astype(str)
-    oracle["household_id"] = oracle["household_id"].astype(str)
-    for part in (keys, oracle):
-        as_of = pd.to_datetime(part["as_of"])
-        if as_of.dt.tz is None:
-            as_of = as_of.dt.tz_localize(TIMEZONE)
-        part["as_of"] = as_of.dt.tz_convert(TIMEZONE).dt.as_unit("ns")
-    oracle = oracle.drop_duplicates(list(KEY_COLUMNS), keep="last")
+    as_of = pd.to_datetime(keys["as_of"])
+    if as_of.dt.tz is None:
+        as_of = as_of.dt.tz_localize(TIMEZONE)
+    keys["as_of"] = as_of.dt.tz_convert(TIMEZONE).dt.as_unit("ns")
     merged = keys.merge(oracle, on=list(KEY_COLUMNS), how="left", validate="many_to_one")
     values = merged["oracle_prob"].astype("float64").to_numpy()
     missing = int(np.isnan(values).sum())

@@ -101,6 +101,11 @@ class TrainConfig(BaseModel):
     max_logistic_rows : int
         Rows the logistic-regression baseline is fitted on at most (a seeded
         sample of the training block; its fit is quadratic-ish in practice).
+    negative_share : float
+        Case-control sampling of the training frame (``training.frame``): every
+        positive household-week and this seeded share of the negatives, each
+        weighing ``1 / share``; test weeks are scored in full. 1 keeps every
+        row. The default comes from the measurement in README "Scale".
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,6 +124,7 @@ class TrainConfig(BaseModel):
     headline_share: float = 0.05
     shap_sample: int = Field(default=2000, ge=10)
     max_logistic_rows: int = Field(default=200_000, ge=100)
+    negative_share: float = Field(default=0.1, gt=0, le=1)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

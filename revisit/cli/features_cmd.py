@@ -36,6 +36,13 @@ def register(app: typer.Typer) -> None:
         home: Path | None = HomeOption,
         out: Path | None = OutOption,
         wait: float | None = WaitOption,
+        dask: str | None = typer.Option(
+            None,
+            "--dask",
+            help="Compute on a Dask cluster: 'local' or 'local:N' (a LocalCluster of N workers "
+            "for this command) or 'tcp://host:port' (a running scheduler whose workers see the "
+            "home). Writes a Parquet dataset folder, one file per partition of whole townships.",
+        ),
     ) -> None:
         """Build the feature table (features and labels) of every household for one as-of date.
 
@@ -47,7 +54,10 @@ def register(app: typer.Typer) -> None:
         configure_logging()
         settings = settings_for(home)
         with locked_home(settings.home, wait):
-            _build(settings, as_of, out)
+            if dask is not None:
+                _features_on_dask(dask, settings.home, as_of, out, time.perf_counter())
+            else:
+                _build(settings, as_of, out)
 
     def _build(settings: Any, as_of: str | None, out: Path | None) -> None:
         from features.asof import AsOfError, local_midnight
@@ -93,3 +103,55 @@ def register(app: typer.Typer) -> None:
         )
         typer.echo(f"elapsed:         {elapsed:.1f} s")
         typer.echo(f"written:         {path}")
+
+
+def _features_on_dask(
+    address: str, home: Path, as_of: str | None, out: Path | None, started: float
+) -> None:
+    """``revisit features --dask ADDRESS``: partitions of whole townships, a Parquet dataset."""
+    from features.asof import AsOfError, local_midnight
+    from features.build import FeatureBuildError
+    from features.distributed import (
+        DaskAddressError,
+        build_features_dask,
+        dask_client,
+        parse_address,
+        read_feature_dataset,
+        snapshot_as_of,
+    )
+    from warehouse.store import WarehouseError
+
+    try:
+        where = parse_address(address)
+        when = snapshot_as_of(home) if as_of is None else local_midnight(as_of)
+    except (DaskAddressError, AsOfError) as err:
+        fail(f"{'--dask' if isinstance(err, DaskAddressError) else '--as-of'}: {err}", code=2)
+        return
+    except (FeatureBuildError, WarehouseError, OSError) as err:
+        fail(str(err))
+        return
+    day = when.date().isoformat()
+    folder = out or home / "features" / f"features_{day}"
+    try:
+        with dask_client(where) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+            rows = build_features_dask(home, [when], client, folder)
+    except (FeatureBuildError, WarehouseError, OSError) as err:
+        fail(str(err))
+        return
+    except Exception as err:  # the cluster: unreachable scheduler, lost workers
+        fail(f"the Dask cluster at {address!r} failed: {type(err).__name__}: {err}")
+        return
+    if rows == 0:
+        fail("no household has an approved visit known before the as-of date; nothing written")
+        return
+    table = read_feature_dataset(folder)
+    labelled = int(table["label"].notna().sum())
+    typer.echo(f"as-of date:      {day} (Asia/Shanghai)")
+    typer.echo(
+        f"rows:            {len(table)} ({len(list(folder.glob('part-*.parquet')))} partitions, {workers} workers)"
+    )
+    typer.echo(f"cohort:          {table['household_id'].nunique()} households")
+    typer.echo(f"label coverage:  {labelled}/{len(table)} rows labelled")
+    typer.echo(f"elapsed:         {time.perf_counter() - started:.1f} s")
+    typer.echo(f"written:         {folder}/")

@@ -52,6 +52,23 @@ GroundTruthOption = typer.Option(
     help="Simulator ground truth (oracle.parquet) for evaluation only "
     "(default: <home>/ground_truth if it exists).",
 )
+NegativeShareOption = typer.Option(
+    None,
+    "--negative-share",
+    min=0.0,
+    max=1.0,
+    help="Share of negative household-weeks kept in the case-control sample the model is "
+    "fitted on (positives all kept; weights 1/share). Default: the configuration's "
+    "negative_share; 1 fits on every row.",
+)
+DaskOption = typer.Option(
+    None,
+    "--dask",
+    help="Fit the models with lightgbm.dask on a Dask cluster: 'local' or 'local:N' (a "
+    "LocalCluster of N workers for this command) or 'tcp://host:port' (a running scheduler "
+    "whose workers see the home). Rounds are fixed by a single-machine early-stopped fit on "
+    "a sample.",
+)
 VersionOption = typer.Option(
     None, "--version", help="Version to promote (default: the current challenger)."
 )
@@ -85,8 +102,15 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOption,
         ground_truth: Path | None = GroundTruthOption,
         wait: float | None = WaitOption,
+        negative_share: float | None = NegativeShareOption,
+        dask: str | None = DaskOption,
     ) -> None:
-        """Train the escalation model, compare it with baselines, register a `challenger`."""
+        """Train the escalation model, compare it with baselines, register a `challenger`.
+
+        The weekly frame is written in pieces under <home>/training_frame/ and the
+        model is fitted on a case-control sample of it; each stage prints its time
+        and its peak memory.
+        """
         configure_logging(logging.WARNING)
         _quiet_mlflow()
         from pydantic import ValidationError
@@ -96,12 +120,18 @@ def register(app: typer.Typer) -> None:
         except ValidationError:  # reported with its plain message by _train
             home_dir = None
         if home_dir is None:
-            _train(home, config, ground_truth)
+            _train(home, config, ground_truth, negative_share, dask)
             return
         with locked_home(home_dir, wait):
-            _train(home, config, ground_truth)
+            _train(home, config, ground_truth, negative_share, dask)
 
-    def _train(home: Path | None, config: Path | None, ground_truth: Path | None) -> None:
+    def _train(
+        home: Path | None,
+        config: Path | None,
+        ground_truth: Path | None,
+        negative_share: float | None,
+        dask: str | None,
+    ) -> None:
         from mlflow.exceptions import MlflowException
         from pydantic import ValidationError
 
@@ -117,6 +147,10 @@ def register(app: typer.Typer) -> None:
             return
         try:
             cfg = load_config(config)
+            if negative_share is not None:
+                if negative_share <= 0:
+                    raise ConfigError(f"--negative-share must be in (0, 1], got {negative_share!r}")
+                cfg = cfg.model_copy(update={"negative_share": negative_share})
             gt = resolve_ground_truth_dir(settings.home, ground_truth)
         except (ConfigError, BaselineError) as err:
             fail(str(err))
@@ -132,21 +166,35 @@ def register(app: typer.Typer) -> None:
             + ")"
         )
 
-        def on_stage(name: str, seconds: float) -> None:
-            typer.echo(f"  {name:<28} {seconds:8.1f} s")
+        from warehouse.memory import format_bytes
+
+        def on_stage(name: str, seconds: float, peak: int) -> None:
+            typer.echo(f"  {name:<28} {seconds:8.1f} s   peak {format_bytes(peak):>8}")
+
+        from contextlib import nullcontext
+
+        from features.distributed import DaskAddressError, dask_client, parse_address
 
         try:
-            result = run_training(
-                home=settings.home,
-                tracking_uri=settings.tracking_uri,
-                artifact_location=settings.artifact_location,
-                config=cfg,
-                ground_truth_dir=gt,
-                model_name=settings.model_name,
-                progress=True,
-                on_stage=on_stage,
-                audit_only=settings.audit_only,
-            )
+            cluster = nullcontext(None) if dask is None else dask_client(parse_address(dask))
+        except DaskAddressError as err:
+            fail(f"--dask: {err}", code=2)
+            return
+        try:
+            with cluster as client:
+                result = run_training(
+                    home=settings.home,
+                    tracking_uri=settings.tracking_uri,
+                    artifact_location=settings.artifact_location,
+                    config=cfg,
+                    ground_truth_dir=gt,
+                    model_name=settings.model_name,
+                    progress=True,
+                    on_stage=on_stage,
+                    audit_only=settings.audit_only,
+                    dask_client=client,
+                    dask_address=dask or "",
+                )
         except (TrainingError, BaselineError, FileNotFoundError) as err:
             fail(str(err))
             return
@@ -156,7 +204,13 @@ def register(app: typer.Typer) -> None:
         except MlflowException as err:
             fail(f"the MLflow store at {settings.tracking_uri} refused the run: {err.message}")
             return
-        typer.echo(f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks):")
+        except OSError as err:  # the Dask cluster: unreachable scheduler
+            fail(f"the Dask cluster at {dask!r} could not be reached: {err}")
+            return
+        typer.echo(
+            f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks; "
+            f"model fitted on every positive and {cfg.negative_share:.0%} of the negatives):"
+        )
         typer.echo(result.comparison_table().to_string())
         if result.evidence is not None:
             from training.evidence_report import lift_table_text
