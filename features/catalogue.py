@@ -45,8 +45,8 @@ own situation that the officer can check and act on. Not reasons:
   lives.
 
 Some reasons are shown only in a range of values (``reason_min`` /
-``reason_max``): the days since the last incident, escalation or dispute only
-up to ``RECENT_DAYS`` (a long gap's positive contribution comes from the event
+``reason_max``): the days since the last incident or dispute only
+up to ``RECENT_DAYS`` (since the last escalation up to ``ESCALATION_RECENT_DAYS``) (a long gap's positive contribution comes from the event
 having happened at all, which the count features state plainly, while "252
 days since" reads as recency); the share of disputes resolved only up to 50 %
 (a high share is not a risk to act on; 0 % is shown); the dispute trend only
@@ -122,6 +122,9 @@ QUALITY_WINDOWS: Final[tuple[str, ...]] = ("365d", "all")
 NOT_REASON_FAMILIES: Final[frozenset[str]] = frozenset({"quality"})
 #: Days-since-last-incident/escalation/dispute are reasons only up to this many days.
 RECENT_DAYS: Final[float] = 90.0
+#: Escalations stay news for longer: one within a year is what the officers' combined rule
+#: looks at, so "last escalation 201 days ago" is shown (a sampled model leans on it).
+ESCALATION_RECENT_DAYS: Final[float] = 365.0
 
 
 def _of(noun: str, window: str) -> str:
@@ -490,7 +493,7 @@ def _generate() -> dict[str, FeatureSpec]:
         "last escalation {value:.0f} days ago",
         "距上次过激事件{value:.0f}天",
         en_one="last escalation 1 day ago",
-        reason_max=RECENT_DAYS,
+        reason_max=ESCALATION_RECENT_DAYS,
         whole_days=True,
     )
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         ``$MLFLOW_TRACKING_URI``; default ``sqlite:///<home>/mlflow.db``.
     model_name : str
         Registered model name in the MLflow registry.
+    db_url : str or None
+        SQLAlchemy URL of the task database (``$REVISIT_DB_URL``); default
+        ``sqlite:///<home>/tasks.db``.
     audit_only : tuple of str
         Protected attributes the deployment declares audit-only
         (``$REVISIT_AUDIT_ONLY``, comma-separated, e.g. ``ethnicity,religion``;
@@ -47,6 +50,7 @@ class Settings(BaseSettings):
     signing_key: SecretStr | None = Field(default=None, validation_alias="REVISIT_SIGNING_KEY")
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="household-escalation", validation_alias="REVISIT_MODEL_NAME")
+    db_url: str | None = Field(default=None, validation_alias="REVISIT_DB_URL")
     audit_only: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="REVISIT_AUDIT_ONLY"
     )

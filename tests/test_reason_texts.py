@@ -109,4 +109,5 @@ def test_catalogue_declares_the_eligibility_rule() -> None:
     assert {n for n in FEATURES if n.endswith("_rate")} <= hidden
     shown = set(FEATURES) - hidden
     assert {"visits_all_days_since_last", "disputes_all_open", "incidents_all_escalations"} <= shown
-    assert FEATURES["incidents_all_days_since_last_escalation"].reason_max == 90.0
+    assert FEATURES["incidents_all_days_since_last_escalation"].reason_max == 365.0
+    assert FEATURES["incidents_all_days_since_last"].reason_max == 90.0
