@@ -112,7 +112,7 @@ def train_frame(
     """
     from models.risk_model import EscalationModel
     from training.baselines import LogisticBaseline, hand_rule_scores
-    from training.metrics import evaluate
+    from training.bootstrap import evaluate
 
     dates = np.sort(frame["as_of"].unique())
     k = max(1, len(dates) // 10)

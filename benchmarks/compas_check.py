@@ -129,7 +129,8 @@ def _predict(model: object, frame: pd.DataFrame) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the check and print the comparison; return the exit status (0 ok, 2 no data)."""
     from training.audit import bias_audit
-    from training.metrics import average_precision, bootstrap_ci, brier
+    from training.bootstrap import bootstrap_ci
+    from training.metrics import average_precision, brier
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=default_csv(), help="compas-two-years.csv")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from training import bootstrap as B
 from training import metrics as M
 
 
@@ -157,8 +158,8 @@ def test_weighted_kernels_equal_the_metrics_of_explicitly_duplicated_rows(seed: 
 
 def test_bootstrap_fast_path_equals_the_generic_path_for_the_same_seed() -> None:
     y, score = _tied_data(3, n=400)
-    fast = M.bootstrap_ci("roc_auc", y, score, n_boot=50, random_state=11)
-    slow = M.bootstrap_ci(roc_auc_score, y, score, n_boot=50, random_state=11)
+    fast = B.bootstrap_ci("roc_auc", y, score, n_boot=50, random_state=11)
+    slow = B.bootstrap_ci(roc_auc_score, y, score, n_boot=50, random_state=11)
     assert fast.value == pytest.approx(roc_auc_score(y, score))
     assert fast.low == pytest.approx(slow.low)
     assert fast.high == pytest.approx(slow.high)
@@ -167,13 +168,13 @@ def test_bootstrap_fast_path_equals_the_generic_path_for_the_same_seed() -> None
 
 def test_bootstrap_is_reproducible_for_a_seed_and_resamples_whole_clusters() -> None:
     y, score = _tied_data(4, n=600)
-    a = M.bootstrap_ci("average_precision", y, score, n_boot=40, random_state=5)
-    assert a == M.bootstrap_ci("average_precision", y, score, n_boot=40, random_state=5)
+    a = B.bootstrap_ci("average_precision", y, score, n_boot=40, random_state=5)
+    assert a == B.bootstrap_ci("average_precision", y, score, n_boot=40, random_state=5)
     # clusters of identical rows: resampling clusters only ever gives whole copies
     clusters = np.arange(y.size) // 3
     yc, sc = np.repeat(y[::3], 3), np.repeat(score[::3], 3)
-    c = M.bootstrap_ci("brier", yc, sc, n_boot=40, clusters=clusters, random_state=5)
-    r = M.bootstrap_ci("brier", y[::3], score[::3], n_boot=40, random_state=5)
+    c = B.bootstrap_ci("brier", yc, sc, n_boot=40, clusters=clusters, random_state=5)
+    r = B.bootstrap_ci("brier", y[::3], score[::3], n_boot=40, random_state=5)
     assert (c.low, c.high) == pytest.approx((r.low, r.high))
 
 
@@ -191,7 +192,7 @@ def test_evaluate_gives_one_row_per_model_and_metric_with_paired_ratios() -> Non
     frame["label"] = (rng.random(n) < frame["oracle"]).astype("Int8")
     frame["model"] = np.clip(frame["oracle"] + rng.normal(0, 0.1, n), 0, 1)
     frame["rule"] = rng.integers(0, 3, n)
-    out = M.evaluate(
+    out = B.evaluate(
         frame,
         {"lgbm": "model", "hand_rule": "rule", "oracle": "oracle"},
         "label",
@@ -223,8 +224,8 @@ def test_evaluate_gives_one_row_per_model_and_metric_with_paired_ratios() -> Non
 def test_evaluate_is_identical_for_the_same_seed() -> None:
     y, score = _tied_data(5, n=500)
     frame = pd.DataFrame({"y": y, "s": score})
-    a = M.evaluate(frame, {"m": "s"}, "y", n_boot=20, random_state=3)
-    b = M.evaluate(frame, {"m": "s"}, "y", n_boot=20, random_state=3)
+    a = B.evaluate(frame, {"m": "s"}, "y", n_boot=20, random_state=3)
+    b = B.evaluate(frame, {"m": "s"}, "y", n_boot=20, random_state=3)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -238,14 +239,14 @@ def test_evaluate_is_identical_for_the_same_seed() -> None:
         (lambda: M.precision_at_k([0, 1], [0.1, 0.2], 0), "k must be >= 1"),
         (lambda: M.precision_at_k([0, 1], [0.1, 0.2], 1.5), r"\(0, 1\]"),
         (lambda: M.precision_at_k([0, 1], [0.1, 0.2], True), "share"),
-        (lambda: M.bootstrap_ci("auc", [0, 1], [0.1, 0.2]), "one of"),
+        (lambda: B.bootstrap_ci("auc", [0, 1], [0.1, 0.2]), "one of"),
         (
-            lambda: M.evaluate(
+            lambda: B.evaluate(
                 pd.DataFrame({"y": [0, 1], "s": [0.1, 0.2]}), {"m": "s"}, "y", baseline="x"
             ),
             "baseline 'x'",
         ),
-        (lambda: M.evaluate(pd.DataFrame({"y": [0, 1]}), {"m": "s"}, "y"), "score column 's'"),
+        (lambda: B.evaluate(pd.DataFrame({"y": [0, 1]}), {"m": "s"}, "y"), "score column 's'"),
     ],
 )
 def test_bad_inputs_raise_a_metric_input_error_naming_the_problem(call, match) -> None:  # type: ignore[no-untyped-def]

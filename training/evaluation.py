@@ -1,7 +1,7 @@
 """Judge the scored test frame: pooled and per-fold metrics with bootstrap intervals.
 
 Every scorer of the scored test frame (:mod:`training.scoring`) is judged on
-the same rows by :func:`training.metrics.evaluate`: precision@k per as-of date
+the same rows by :func:`training.bootstrap.evaluate`: precision@k per as-of date
 at the capacities of the run, per-township capacity, ROC AUC, average
 precision and, for probability scorers, Brier score and calibration error;
 lifts over the officers' hand rule and shares of the oracle. Pooled figures
@@ -36,7 +36,7 @@ def evaluate_scores(scored: pd.DataFrame, config: TrainConfig, scorers: list[str
     DataFrame
         ``model``, ``metric``, ``value``, ``ci_low``, ``ci_high``, ``n_rows``.
     """
-    from training.metrics import evaluate
+    from training.bootstrap import evaluate
 
     return evaluate(
         scored,

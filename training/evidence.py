@@ -13,7 +13,7 @@ into the figures a sceptical reviewer asks for:
   yardstick).
 * **Paired lift over it**: ``precision@k(model) / precision@k(strongest rule)``
   with a household-clustered paired bootstrap interval (all scorers are
-  evaluated on the same resampled households: :func:`training.metrics.bootstrap_draws`),
+  evaluated on the same resampled households: :func:`training.bootstrap.bootstrap_draws`),
   overall and within households with no prior escalation (the first-time
   escalations a list of "who escalated before" cannot find). The capacity of
   the segment is the same share of the segment's rows of each as-of date.
@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from training.baselines import OFFICER_RULES, officer_rule_scores
-from training.metrics import KValue, bootstrap_draws, k_label
+from training.bootstrap import bootstrap_draws
+from training.metrics import KValue, k_label
 from warehouse.contract import LABEL_COLUMN
 
 logger = logging.getLogger(__name__)

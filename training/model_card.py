@@ -136,7 +136,7 @@ def render_model_card(
     window : mapping of str to str
         ISO dates of the data window and of the final model's blocks.
     metrics : DataFrame
-        Pooled test metrics (long format of :func:`training.metrics.evaluate`).
+        Pooled test metrics (long format of :func:`training.bootstrap.evaluate`).
     per_fold : DataFrame
         The same per fold, with a ``fold`` column.
     audit : mapping of str to DataFrame

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.bootstrap import bootstrap_draws
 from training.evidence import top_share_mask
-from training.metrics import KValue, bootstrap_draws, k_label
+from training.metrics import KValue, k_label
 from warehouse.contract import KEY_COLUMNS, LABEL_COLUMN
 
 logger = logging.getLogger(__name__)

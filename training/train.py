@@ -107,7 +107,7 @@ class TrainResult:
         Registered model name.
     metrics : DataFrame
         Pooled test metrics, long format: ``model``, ``metric``, ``value``,
-        ``ci_low``, ``ci_high``, ``n_rows`` (from :func:`training.metrics.evaluate`).
+        ``ci_low``, ``ci_high``, ``n_rows`` (from :func:`training.bootstrap.evaluate`).
     fold_metrics : DataFrame
         The same per fold, with a ``fold`` column.
     timings : dict of str to float

@@ -1,0 +1,383 @@
+"""Bootstrap intervals and the evaluation table of several models on the same rows.
+
+Split from :mod:`training.metrics`, which holds the metric definitions (precision@k,
+recall@k, ROC AUC, average precision, Brier, ECE) and the top-k rules these
+functions resample: households are resampled as clusters (a household's
+weeks go in or out together), and every model is evaluated on the same draws
+so that differences and lifts are paired.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.metrics import (
+    DEFAULT_ECE_BINS,
+    DEFAULT_GROUP_KS,
+    DEFAULT_KS,
+    Interval,
+    KValue,
+    MetricInputError,
+    _as_labels,
+    _as_scores,
+    _check_k,
+    _column,
+    _Evaluator,
+    _looks_like_probability,
+    _metric_names,
+    _Pooled,
+    _ranking_inputs,
+    average_precision,
+    brier,
+    expected_calibration_error,
+    lift,
+    roc_auc,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap
+# ---------------------------------------------------------------------------
+
+
+def _resample_weights(
+    rng: np.random.Generator, n_rows: int, cluster_codes: np.ndarray | None, n_clusters: int
+) -> np.ndarray:
+    """Integer multiplicities (as float64) of one bootstrap resample of rows or clusters."""
+    if cluster_codes is None:
+        return np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows).astype(np.float64)
+    counts = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
+    return counts[cluster_codes].astype(np.float64)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    lo, hi = np.quantile(finite, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
+
+
+def _check_boot(n_boot: int, confidence: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise MetricInputError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    if not 0.0 < confidence < 1.0:
+        raise MetricInputError(f"confidence must lie in (0, 1), got {confidence!r}")
+
+
+_NAMED = {
+    "roc_auc": roc_auc,
+    "average_precision": average_precision,
+    "brier": brier,
+    "ece": expected_calibration_error,
+}
+
+
+def bootstrap_ci(
+    metric: str | Callable[[np.ndarray, np.ndarray], float],
+    y: Any,
+    score: Any,
+    *,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    clusters: Any = None,
+    random_state: int | np.random.Generator | None = None,
+) -> Interval:
+    """Percentile bootstrap interval of a metric (see the module notes).
+
+    Parameters
+    ----------
+    metric : str or callable
+        ``"roc_auc"``, ``"average_precision"``, ``"brier"``, ``"ece"`` (fast,
+        vectorised path: data sorted once), or any ``f(y, score) -> float``
+        (called on each resample: slower).
+    y : array-like of shape (n,)
+        Labels, 0 or 1.
+    score : array-like of shape (n,)
+        Scores (probabilities for ``brier``/``ece``).
+    n_boot : int, default 200
+        Number of resamples; 0 gives ``nan`` bounds.
+    confidence : float, default 0.95
+        Coverage of the interval.
+    clusters : array-like of shape (n,), optional
+        Cluster (household) of each row: whole clusters are resampled.
+    random_state : int, Generator or None
+        Seed of the resampling; same data and seed give the same interval.
+
+    Returns
+    -------
+    Interval
+        ``(value, low, high)``: the estimate on all rows and the interval bounds.
+
+    Raises
+    ------
+    MetricInputError
+        Unknown metric name, bad inputs or options.
+    """
+    _check_boot(n_boot, confidence)
+    yy = _as_labels(y)
+    ss = _as_scores(score, yy.size)
+    rng = np.random.default_rng(random_state)
+    codes, n_clusters = None, 0
+    if clusters is not None:
+        codes = pd.factorize(pd.Series(clusters, copy=False))[0].astype(np.int64)
+        if codes.size != yy.size or (codes < 0).any():
+            raise MetricInputError("clusters must give one non-missing value per label")
+        n_clusters = int(codes.max()) + 1 if codes.size else 0
+    if isinstance(metric, str):
+        if metric not in _NAMED:
+            raise MetricInputError(f"metric must be one of {sorted(_NAMED)!r}, got {metric!r}")
+        value = _NAMED[metric](yy, ss)
+        pooled = _Pooled.build(yy, ss, n_bins=DEFAULT_ECE_BINS)
+        boots = np.array(
+            [
+                pooled.metrics(_resample_weights(rng, yy.size, codes, n_clusters))[metric]
+                for _ in range(n_boot)
+            ]
+        )
+    else:
+        value = float(metric(yy, ss))
+        boots = np.empty(n_boot)
+        for b in range(n_boot):
+            w = _resample_weights(rng, yy.size, codes, n_clusters).astype(np.int64)
+            idx = np.repeat(np.arange(yy.size), w)
+            boots[b] = float(metric(yy[idx], ss[idx]))
+    low, high = _percentiles(boots, confidence)
+    return Interval(value, low, high)
+
+
+# ---------------------------------------------------------------------------
+# Evaluation of several models on the same rows
+# ---------------------------------------------------------------------------
+
+
+def evaluate(
+    frame: pd.DataFrame,
+    score_cols: Mapping[str, str],
+    label_col: str,
+    *,
+    as_of_col: str | None = None,
+    group_col: str | None = None,
+    cluster_col: str | None = None,
+    tiebreak_col: str | None = None,
+    ks: Sequence[KValue] = DEFAULT_KS,
+    group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
+    baseline: str | None = None,
+    oracle: str | None = None,
+    probability_models: Sequence[str] | None = None,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    n_bins: int = DEFAULT_ECE_BINS,
+    random_state: int | np.random.Generator | None = 0,
+) -> pd.DataFrame:
+    """Every metric of every model on the same rows, with paired bootstrap intervals.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, ...)
+        Test rows: one per (household, as-of date), labels not missing.
+    score_cols : mapping of str to str
+        Model name -> score column (larger = riskier), e.g.
+        ``{"lightgbm": "score", "hand_rule": "rule_score", "oracle": "oracle_prob"}``.
+    label_col : str
+        0/1 label column.
+    as_of_col, group_col, tiebreak_col, ks, group_ks, n_bins
+        As :func:`evaluate_ranking`.
+    cluster_col : str, optional
+        Household column: the bootstrap resamples households (all their rows
+        together) rather than rows. Recommended with weekly frames.
+    baseline : str, optional
+        Model name whose precision@k the others' is divided by
+        (``lift_precision_at_<k>`` rows).
+    oracle : str, optional
+        Model name of the oracle: ``oracle_share_precision_at_<k>`` rows give
+        the share of the oracle's precision@k each model achieves.
+    probability_models : sequence of str, optional
+        Models whose score is a probability (Brier and ECE computed); default:
+        those whose scores all lie in [0, 1]. Other models get ``nan`` there.
+    n_boot : int, default 200
+        Bootstrap resamples, shared by all models (paired); 0 = no intervals.
+    confidence : float, default 0.95
+        Interval coverage.
+    random_state : int, Generator or None, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        Long format, one row per (model, metric), columns ``model`` (str),
+        ``metric`` (str), ``value``, ``ci_low``, ``ci_high`` (float64; unit of
+        the metric, probabilities or ratios) and ``n_rows`` (int64).
+
+    Raises
+    ------
+    MetricInputError
+        Missing columns, unknown baseline/oracle names, bad inputs.
+    """
+    _check_boot(n_boot, confidence)
+    if not score_cols:
+        raise MetricInputError("score_cols must name at least one model, got an empty mapping")
+    for role, name in (("baseline", baseline), ("oracle", oracle)):
+        if name is not None and name not in score_cols:
+            raise MetricInputError(f"{role} {name!r} is not a model of {list(score_cols)!r}")
+    ks = [_check_k(k) for k in ks]
+    group_ks = [_check_k(k) for k in group_ks]
+    y = _column(frame, label_col, "label")
+    dates, groups, ties = (
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    evaluators: dict[str, _Evaluator] = {}
+    for name, col in score_cols.items():
+        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
+        if probability_models is None:
+            probability = _looks_like_probability(ss)
+        else:
+            probability = name in probability_models
+            if probability:
+                _as_scores(ss, ss.size, probability=True)
+        evaluators[name] = _Evaluator(
+            yy,
+            ss,
+            d,
+            g,
+            t,
+            ks=ks,
+            group_ks=group_ks,
+            group_col=group_col,
+            probability=probability,
+            n_bins=n_bins,
+        )
+    n_rows = len(frame)
+    codes, n_clusters = None, 0
+    if cluster_col is not None:
+        cl = _column(frame, cluster_col, "cluster")
+        codes = pd.factorize(cl)[0].astype(np.int64)
+        if (codes < 0).any():
+            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
+        n_clusters = int(codes.max()) + 1 if n_rows else 0
+
+    ratio_metrics = [m for m in _metric_names(ks, group_ks, group_col) if m.startswith("precision")]
+
+    def with_ratios(per_model: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for ref, prefix in ((baseline, "lift"), (oracle, "oracle_share")):
+            if ref is None:
+                continue
+            for values in per_model.values():
+                for m in ratio_metrics:
+                    values[f"{prefix}_{m}"] = lift(values[m], per_model[ref][m])
+        return per_model
+
+    point = with_ratios({name: ev(None) for name, ev in evaluators.items()})
+    boots: dict[tuple[str, str], list[float]] = {
+        (name, m): [] for name, values in point.items() for m in values
+    }
+    rng = np.random.default_rng(random_state)
+    for b in range(n_boot):
+        w = _resample_weights(rng, n_rows, codes, n_clusters)
+        draw = with_ratios({name: ev(w) for name, ev in evaluators.items()})
+        for name, values in draw.items():
+            for m, v in values.items():
+                boots[(name, m)].append(v)
+        if (b + 1) % 50 == 0:
+            logger.debug("bootstrap %d/%d done", b + 1, n_boot)
+    rows = []
+    for name, values in point.items():
+        for m, v in values.items():
+            low, high = _percentiles(np.asarray(boots[(name, m)], dtype=np.float64), confidence)
+            rows.append((name, m, v, low, high, n_rows))
+    out = pd.DataFrame(rows, columns=["model", "metric", "value", "ci_low", "ci_high", "n_rows"])
+    return out.astype({"model": "str", "metric": "str", "n_rows": "int64"})
+
+
+def bootstrap_draws(
+    frame: pd.DataFrame,
+    score_cols: Mapping[str, str],
+    label_col: str,
+    *,
+    as_of_col: str | None = None,
+    group_col: str | None = None,
+    cluster_col: str | None = None,
+    tiebreak_col: str | None = None,
+    ks: Sequence[KValue] = DEFAULT_KS,
+    group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
+    n_boot: int = 200,
+    random_state: int | np.random.Generator | None = 0,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """Point estimates and the paired bootstrap draws of every ranking metric of every model.
+
+    The raw material of paired comparisons whose reference is chosen after the
+    fact (the strongest officer rule at each capacity, in ``training.evidence``):
+    every model is evaluated on the same resamples (the same households drawn,
+    as in :func:`evaluate`), so a ratio or difference of two models' draws is a
+    paired draw.
+
+    Parameters
+    ----------
+    frame, score_cols, label_col, as_of_col, group_col, cluster_col, tiebreak_col, ks, group_ks
+        As :func:`evaluate`.
+    n_boot : int, default 200
+        Resamples; 0 gives empty draws.
+    random_state : int, Generator or None, default 0
+        Seed of the resampling (same seed and data, same draws).
+
+    Returns
+    -------
+    point : dict of str to dict of str to float
+        Model -> metric -> estimate on all rows.
+    draws : dict of str to dict of str to ndarray of float64, shape (n_boot,)
+        Model -> metric -> the metric on each resample (``nan`` where undefined).
+
+    Raises
+    ------
+    MetricInputError
+        Missing columns, bad inputs or options.
+    """
+    _check_boot(n_boot, 0.95)
+    if not score_cols:
+        raise MetricInputError("score_cols must name at least one model, got an empty mapping")
+    ks = [_check_k(k) for k in ks]
+    group_ks = [_check_k(k) for k in group_ks]
+    y = _column(frame, label_col, "label")
+    dates, groups, ties = (
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    evaluators = {}
+    for name, col in score_cols.items():
+        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
+        evaluators[name] = _Evaluator(
+            yy, ss, d, g, t, ks=ks, group_ks=group_ks, group_col=group_col,
+            probability=False, n_bins=DEFAULT_ECE_BINS,
+        )  # fmt: skip
+    codes, n_clusters = None, 0
+    if cluster_col is not None:
+        codes = pd.factorize(_column(frame, cluster_col, "cluster"))[0].astype(np.int64)
+        if (codes < 0).any():
+            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
+        n_clusters = int(codes.max()) + 1 if len(frame) else 0
+    point = {name: ev(None) for name, ev in evaluators.items()}
+    collected: dict[str, dict[str, list[float]]] = {
+        name: {m: [] for m in values} for name, values in point.items()
+    }
+    rng = np.random.default_rng(random_state)
+    for _ in range(n_boot):
+        w = _resample_weights(rng, len(frame), codes, n_clusters)
+        for name, ev in evaluators.items():
+            for m, v in ev(w).items():
+                collected[name][m].append(v)
+    draws = {
+        name: {m: np.asarray(v, dtype=np.float64) for m, v in values.items()}
+        for name, values in collected.items()
+    }
+    return point, draws
