@@ -42,7 +42,7 @@ REVISIT = [str(Path(sys.executable).with_name("revisit"))]
 _SERVE = """
 import sys, time
 from serving.config import ServingSettings
-from serving.state import load_state
+from serving.loading import load_state
 t0 = time.perf_counter()
 state = load_state(ServingSettings())
 print(f"snapshot: {len(state.frame)} households scored in {time.perf_counter() - t0:.1f} s")

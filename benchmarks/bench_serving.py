@@ -125,7 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from serving.app import create_app
     from serving.config import ServingSettings
-    from serving.state import ModelInfo, ServingState, load_state
+    from serving.loading import load_state
+    from serving.state import ModelInfo, ServingState
 
     settings = ServingSettings(
         home=Path(args.home) if args.home else Path(args.workdir),

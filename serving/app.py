@@ -28,6 +28,7 @@ from serving.errors import (
     UnknownHousehold,
     UnknownJurisdiction,
 )
+from serving.loading import default_change_probe, load_state
 from serving.metrics import Metrics, RequestMiddleware
 from serving.routes import (
     admin,
@@ -40,7 +41,7 @@ from serving.routes import (
     tasks,
 )
 from serving.schemas import COMMON_ERROR_RESPONSES
-from serving.state import ChangeProbe, StateHolder, StateLoader, default_change_probe, load_state
+from serving.state import ChangeProbe, StateHolder, StateLoader
 from serving.tasks_support import TaskDBHolder
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,11 @@ def create_app(
     settings : ServingSettings or None
         Process settings (default: from the environment).
     state_loader : callable or None
-        ``loader(settings) -> ServingState``; default :func:`serving.state.load_state`
+        ``loader(settings) -> ServingState``; default :func:`serving.loading.load_state`
         (champion from the registry, snapshot from the warehouse). Tests inject a fake.
     change_probe : callable or None
         ``probe(settings) -> hashable`` watched by the periodic reload; default
-        :func:`serving.state.default_change_probe` with the default loader, none otherwise.
+        :func:`serving.loading.default_change_probe` with the default loader, none otherwise.
 
     Returns
     -------

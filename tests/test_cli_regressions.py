@@ -1,7 +1,7 @@
 """CLI regressions a newcomer met on a clean clone: rank audit, display, usage errors, serve port.
 
 ``revisit rank`` runs on the fake model and snapshot of ``tests.test_serving_support``
-(``serving.state.load_state`` patched), except where the real loader's refusal on an
+(``serving.loading.load_state`` patched), except where the real loader's refusal on an
 empty home is the point.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import serving.state
+import serving.loading
 from revisit.cli import app
 from revisit.cli.rank_cmd import _CHATTY_LOGGERS
 from revisit.cli.serve_cmd import port_problem
@@ -43,7 +43,7 @@ def fake_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fractional days since the last visit, so rounding shows."""
     frame = make_snapshot()
     frame["visits_all_days_since_last"] = frame["visits_all_days_since_last"] + 0.4567
-    monkeypatch.setattr(serving.state, "load_state", fake_loader(frame=frame))
+    monkeypatch.setattr(serving.loading, "load_state", fake_loader(frame=frame))
 
 
 def rank(home: Path, *args: str) -> tuple[int, str, str]:

@@ -151,8 +151,8 @@ def register(app: typer.Typer) -> None:
         from serving.config import ServingSettings
         from serving.errors import AmbiguousJurisdiction, ServingError, UnknownJurisdiction
         from serving.listing import priority_list
+        from serving.loading import load_state
         from serving.sheets import sheet_title, to_csv, to_xlsx
-        from serving.state import load_state
 
         given = [
             (lvl, v)

@@ -121,8 +121,8 @@ def register(app: typer.Typer) -> None:
         from campaign.config import load_publish_config, parse_due_days
         from campaign.errors import CampaignError
         from serving.errors import ServingError
+        from serving.loading import load_state
         from serving.publishing import publish_state
-        from serving.state import load_state
         from warehouse.store import WarehouseError
 
         _quiet(verbose)

@@ -1,0 +1,236 @@
+"""Loading the serving state: the signed champion, the feature snapshot, the scored state.
+
+Split from :mod:`serving.state` (which holds the state itself and its holder).
+Nothing here unpickles: the champion is read through
+:func:`models.signing.load_verified` (LightGBM's text model plus JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from serving.config import ServingSettings
+from serving.errors import StateLoadError
+from serving.state import ModelInfo, ScoringModel, ServingState, to_local_midnight
+from warehouse.contract import DEFAULT_HORIZON_DAYS
+
+logger = logging.getLogger(__name__)
+
+
+def _warehouse_mtimes(home: Path) -> tuple[float, ...]:
+    from warehouse.contract import TABLE_INCIDENTS, TABLE_VISITS, warehouse_path
+
+    out = []
+    for table in (TABLE_VISITS, TABLE_INCIDENTS):
+        path = warehouse_path(home, table)
+        out.append(path.stat().st_mtime if path.exists() else -1.0)
+    return tuple(out)
+
+
+def _mlflow_client(settings: ServingSettings) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+NO_TRAINED_MODEL = "no trained model: run revisit train and revisit promote first"
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` tracking URI, else ``None`` (other stores).
+
+    ``sqlite:////abs/mlflow.db`` gives ``/abs/mlflow.db``; ``sqlite:///rel.db`` gives
+    ``rel.db``; ``sqlite://`` (in memory) gives ``None``.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = uri[len(prefix) :].split("?", 1)[0]
+    return Path(path) if path else None
+
+
+def check_tracking_store(settings: ServingSettings) -> None:
+    """Refuse to ask MLflow about a SQLite tracking store that does not exist yet.
+
+    Asking would create an empty ``mlflow.db`` (and log "Creating initial MLflow
+    database tables") in a home where nothing was trained.
+
+    Raises
+    ------
+    StateLoadError
+        When the tracking URI is a SQLite file that does not exist.
+    """
+    path = sqlite_store_path(settings.tracking_uri)
+    if path is not None and not path.exists():
+        raise StateLoadError(f"{NO_TRAINED_MODEL} (no tracking store at {str(path)!r})")
+
+
+def champion_version(settings: ServingSettings) -> str:
+    """Version number of the model under the served alias.
+
+    Raises
+    ------
+    StateLoadError
+        When the tracking store does not exist (see :func:`check_tracking_store`),
+        or the registry has no such model or alias.
+    """
+    check_tracking_store(settings)
+    try:
+        mv = _mlflow_client(settings).get_model_version_by_alias(
+            settings.model_name, settings.model_alias
+        )
+    except Exception as err:  # mlflow raises MlflowException and store-specific errors
+        raise StateLoadError(
+            f"no model {settings.model_name!r} with alias {settings.model_alias!r} in the registry"
+        ) from err
+    return str(mv.version)
+
+
+def default_change_probe(settings: ServingSettings) -> Hashable:
+    """What a reload watches: the champion's version and the warehouse files' mtimes."""
+    return (champion_version(settings), _warehouse_mtimes(settings.home))
+
+
+def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
+    """Load the version under ``models:/<name>@<alias>`` from its signed bundle, with its metrics.
+
+    The model is rebuilt from data (LightGBM's text model + JSON, see
+    :mod:`models.bundle`) only after the promotion signature of the version
+    checks under ``settings.signing_key`` (:mod:`models.signing`); nothing is
+    unpickled.
+
+    Raises
+    ------
+    StateLoadError
+        When the registry, the version or its artifacts cannot be read, or the
+        version is unsigned or its signature does not check (the message says which).
+    """
+    from models.signing import SigningError, load_verified
+
+    version = champion_version(settings)
+    client = _mlflow_client(settings)
+    try:
+        # The version the alias pointed to, pinned, so a concurrent promote cannot mix versions.
+        verified = load_verified(client, settings.model_name, version, settings.signing_key)
+    except SigningError as err:
+        raise StateLoadError(f"refused to serve: {err}") from err
+    except Exception as err:
+        raise StateLoadError(
+            f"could not load version {version!r} of {settings.model_name!r}: {type(err).__name__}"
+        ) from err
+    model = verified.model
+    try:
+        mv = client.get_model_version(settings.model_name, version)
+        metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
+        if mv.run_id:
+            run = client.get_run(mv.run_id)
+            metrics = {k: float(v) for k, v in run.data.metrics.items()}
+            params = {k: str(v) for k, v in run.data.params.items()}
+    except Exception as err:
+        raise StateLoadError(
+            f"could not read the run of version {version!r} of {settings.model_name!r}: "
+            f"{type(err).__name__}"
+        ) from err
+    horizon = DEFAULT_HORIZON_DAYS
+    for key in ("horizon_days", "features.horizon_days", "horizon"):
+        if key in params:
+            try:
+                horizon = int(float(params[key]))
+                break
+            except ValueError:
+                continue
+    info = ModelInfo(
+        name=settings.model_name,
+        version=version,
+        run_id=mv.run_id,
+        metrics=metrics,
+        params=params,
+        horizon_days=horizon,
+    )
+    return model, info
+
+
+def load_snapshot(
+    settings: ServingSettings, horizon_days: int
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Build today's feature snapshot from the warehouse (no labels).
+
+    Returns
+    -------
+    frame : DataFrame of shape (n_households, n_columns)
+        One row per household of the cohort at ``as_of``.
+    as_of : Timestamp
+        ``settings.as_of`` or the day after the latest ``recorded_at`` (Asia/Shanghai midnight).
+
+    Raises
+    ------
+    StateLoadError
+        When the warehouse is empty or the feature job fails.
+    """
+    try:
+        from features.build import build_feature_table
+
+        frame = build_feature_table(
+            settings.home, settings.as_of, horizon_days=horizon_days, with_labels=False
+        )
+    except Exception as err:
+        raise StateLoadError(
+            f"could not build the feature snapshot: {type(err).__name__}: {err}"
+        ) from err
+    if len(frame) == 0:
+        raise StateLoadError("the feature snapshot is empty: no household has an approved visit")
+    as_of = to_local_midnight(pd.Timestamp(frame["as_of"].iloc[0]))
+    return frame, as_of
+
+
+def load_state(settings: ServingSettings) -> ServingState:
+    """Default state loader: champion from the registry + snapshot from the warehouse, scored.
+
+    Raises
+    ------
+    StateLoadError
+        When any part fails; the caller keeps its previous state.
+    """
+    from serving.publishing import load_followups
+
+    model, info = load_champion(settings)
+    frame, as_of = load_snapshot(settings, info.horizon_days)
+    state = ServingState(
+        model,
+        frame,
+        info,
+        as_of,
+        top_k=settings.reasons_top_k,
+        reasons_cache_size=settings.reasons_cache_size,
+        page_cache_bytes=settings.page_cache_bytes,
+        suspect_households=load_suspect_households(settings, as_of),
+    )
+    state.followups = load_followups(settings.home, state.as_of)
+    return state
+
+
+def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> frozenset[str]:
+    """Households with visits the officer review finds suspect at ``as_of`` (empty on failure).
+
+    A failure here must not keep a snapshot from serving: it is logged and no household
+    is marked.
+    """
+    try:
+        from campaign.officer_review import households_with_suspect_visits, suspect_visit_ids
+        from warehouse.store import read_visits
+
+        visits = read_visits(settings.home)
+        marked = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
+    except Exception as err:  # the review is advisory; serving goes on without the marks
+        logger.warning("no suspect-visit marks: %s: %s", type(err).__name__, err)
+        return frozenset()
+    return frozenset(marked["household_id"].astype(str))
+
+
+# ---------------------------------------------------------------------- holder
