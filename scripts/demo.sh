@@ -57,12 +57,19 @@ stage "5. promote the challenger" promote_or_override
 TOWNSHIP=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print((f['county'] + '/' + f['township']).value_counts().index[0])" "$HOME_DIR/features/snapshot.parquet")
 stage "6. top 20 of $TOWNSHIP" "$REVISIT" rank --township "$TOWNSHIP" --limit 20
 
+OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)
+ANALYST=$("$REVISIT" token issue --role analyst --name "demo analyst" 2>/dev/null)
+COUNTY="${TOWNSHIP%%/*}"  # TOWNSHIP is a path: county/township
+CHIEF=$("$REVISIT" token issue --role supervisor --county "$COUNTY" --name "demo county command of $COUNTY" 2>/dev/null)
+stage "7. publish this week's revisit tasks" "$REVISIT" publish
+"$REVISIT" tasks notice --county "$COUNTY" --out "$HOME_DIR/notice_$COUNTY.xlsx" 2>/dev/null || true
+
 REPORTS="$HOME_DIR/reports"
-stage "7. weekly bulletin (html, xlsx)" bash -c '
+stage "8. weekly bulletin (html, xlsx)" bash -c '
   "$1" report weekly --format html --out "$2/weekly.html" 2>/dev/null >/dev/null &&
   "$1" report weekly --format xlsx --out "$2/weekly.xlsx" 2>/dev/null' _ "$REVISIT" "$REPORTS"
 printf '  written: %s, %s\n' "$REPORTS/weekly.html" "$REPORTS/weekly.xlsx"
-stage "8. officers to review" "$REVISIT" officers review --limit 15
+stage "9. officers to review" "$REVISIT" officers review --limit 15
 "$REVISIT" officers review --format csv --out "$REPORTS/officers.csv" 2>/dev/null
 "$PY" - "$REPORTS/officers.csv" "$EXPORTS/ground_truth/officers.parquet" <<'PYEOF'
 import sys, pandas as pd
@@ -75,12 +82,6 @@ print(f"review list: {len(listed)} officers, {int(bad.sum())} of them truly fabr
       f"perfunctory (simulator's ground truth; {total} such officers in all)")
 PYEOF
 
-OFFICER=$("$REVISIT" token issue --role officer --township "$TOWNSHIP" --name "demo officer of $TOWNSHIP" 2>/dev/null)
-ANALYST=$("$REVISIT" token issue --role analyst --name "demo analyst" 2>/dev/null)
-COUNTY=$("$PY" -c "import pandas as pd, sys; f = pd.read_parquet(sys.argv[1], columns=['county', 'township']); print(f.loc[f['township'] == sys.argv[2], 'county'].iloc[0])" "$HOME_DIR/features/snapshot.parquet" "$TOWNSHIP")
-CHIEF=$("$REVISIT" token issue --role supervisor --county "$COUNTY" --name "demo county command of $COUNTY" 2>/dev/null)
-stage "7. publish this week's revisit tasks" "$REVISIT" publish
-"$REVISIT" tasks notice --county "$COUNTY" --out "$HOME_DIR/notice_$COUNTY.xlsx" 2>/dev/null || true
 TOTAL=$(elapsed "$T0")
 
 printf '\n\033[1m== stage times ==\033[0m\n'
