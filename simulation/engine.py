@@ -458,7 +458,9 @@ def run(
             logger.info("simulating day %d of %d", d, n_days)
         dr.new_day(d)
         onset_rate = static_onset * w_tot[:, d][ht] * (1.0 + W.EXCITATION * excite)
-        if on_monday is not None and (start_weekday + d) % 7 == 0:
+        monday = (start_weekday + d) % 7 == 0
+        if monday and (on_monday is not None or revisits is not None):
+            # The oracle's probability is computed once a Monday and shared by both hooks.
             p = oracle_probability(
                 base,
                 active,
@@ -469,18 +471,9 @@ def run(
                 cnew,
                 kernel,
             )
+        if on_monday is not None and monday:
             on_monday(d, p)
-        if revisits is not None and (start_weekday + d) % 7 == 0:
-            p = oracle_probability(
-                base,
-                active,
-                cdisp * W.MEDIATION_DAMPING[med],
-                d - start,
-                end - d,
-                np.where(active, 0.0, onset_rate),
-                cnew,
-                kernel,
-            )
+        if revisits is not None and monday:
             chosen, offset = revisits.choose(WeekView(d, p, active.copy(), cum_h.copy(), vis, inc))
             revisit_day[chosen] = d + np.asarray(offset, np.int32)
 
