@@ -51,7 +51,7 @@ def _world(tmp: Path, households: int, seed: int) -> Path:
     revisit = str(Path(sys.executable).with_name("revisit"))
     env = {
         **os.environ,
-        "REVISIT_ID_SECRET": os.environ.get("REVISIT_ID_SECRET", "benchmark-secret"),
+        "REVISIT_ID_SECRET": os.environ.get("REVISIT_ID_SECRET", "benchmark-secret-not-for-production"),
         "PYTHONWARNINGS": "ignore",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -61,7 +61,9 @@ def _world(tmp: Path, households: int, seed: int) -> Path:
          "--format", "csv", "--out", str(exports)],
         ["ingest", str(exports), "--home", str(home)],
     ):  # fmt: skip
-        subprocess.run([revisit, *args], check=True, env=env, capture_output=True)
+        done = subprocess.run([revisit, *args], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"revisit {args[0]} failed (exit {done.returncode}): {done.stderr.strip()}")
     return home
 
 
