@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     env = {
         **os.environ,
         "REVISIT_HOME": str(home),
-        "REVISIT_ID_SECRET": os.environ.get("REVISIT_ID_SECRET", "bench-secret-not-for-production-use"),
+        "REVISIT_ID_SECRET": os.environ.get(
+            "REVISIT_ID_SECRET", "bench-secret-not-for-production-use"
+        ),
         "PYTHONWARNINGS": "ignore",
     }
     results = []

@@ -51,7 +51,9 @@ def _world(tmp: Path, households: int, seed: int) -> Path:
     revisit = str(Path(sys.executable).with_name("revisit"))
     env = {
         **os.environ,
-        "REVISIT_ID_SECRET": os.environ.get("REVISIT_ID_SECRET", "benchmark-secret-not-for-production"),
+        "REVISIT_ID_SECRET": os.environ.get(
+            "REVISIT_ID_SECRET", "benchmark-secret-not-for-production"
+        ),
         "PYTHONWARNINGS": "ignore",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -63,43 +65,44 @@ def _world(tmp: Path, households: int, seed: int) -> Path:
     ):  # fmt: skip
         done = subprocess.run([revisit, *args], env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"revisit {args[0]} failed (exit {done.returncode}): {done.stderr.strip()}")
+            raise SystemExit(
+                f"revisit {args[0]} failed (exit {done.returncode}): {done.stderr.strip()}"
+            )
     return home
 
 
 def evaluate_world(home: Path, ground_truth: Path, n_boot: int, seed: int) -> pd.DataFrame:
-    """Lift table (``training.evidence.compare_with_rules``) of one world's out-of-time folds."""
-    from features.build import build_features
-    from features.catalogue import feature_names
+    """Lift table (``training.evidence.compare_with_rules``) of one world's out-of-time folds.
+
+    The same steps as ``revisit train`` (:func:`training.train.run_training`):
+    the weekly frame written in pieces with the run's case-control share of
+    negatives, rolling-origin folds, every scorer on the folds' test weeks
+    (written in full), then the paired household-bootstrap lift over the
+    strongest officer rule.
+    """
+    from contextlib import nullcontext
+
     from training.config import TrainConfig
     from training.evidence import compare_with_rules
-    from training.splits import rolling_origin_splits
-    from training.train import _score_fold, training_as_of_dates
-    from warehouse.contract import LABEL_COLUMN
-    from warehouse.store import read_incidents, read_visits
+    from training.frame import build_frame_pieces
+    from training.scoring import build_scored_test_frame
+    from training.train import _labelled_dates, plan_folds, read_warehouse, training_as_of_dates
 
     config = TrainConfig(n_bootstrap=n_boot, seed=0)
-    visits, incidents = read_visits(home), read_incidents(home)
+    visits, incidents, _digest = read_warehouse(home)
     dates = training_as_of_dates(visits, incidents, config)
-    frame = build_features(
-        visits, incidents, dates, horizon_days=config.horizon_days,
-        escalation_categories=config.escalation_categories, with_labels=True,
+    plan = plan_folds(dates, _labelled_dates(visits, incidents, dates, config), config)
+    pieces = build_frame_pieces(
+        visits, incidents, dates, plan.test_dates, home / "training_frame",
+        horizon_days=config.horizon_days, escalation_categories=config.escalation_categories,
+        negative_share=config.negative_share, random_state=config.seed, progress=False,
     )  # fmt: skip
-    frame = frame[frame[LABEL_COLUMN].notna()].reset_index(drop=True)
     del visits, incidents
-    names = [c for c in feature_names() if c in frame.columns]
-    s = config.splits
-    folds = rolling_origin_splits(
-        frame["as_of"].unique(), horizon_days=config.horizon_days, n_folds=s.n_folds,
-        test_weeks=s.test_weeks, val_weeks=s.val_weeks, min_train_weeks=s.min_train_weeks,
+    scored, scorers = build_scored_test_frame(
+        pieces, plan.folds, pieces.feature_names, config, ground_truth,
+        lambda _name: nullcontext(),
     )  # fmt: skip
-    scored = pd.concat(
-        [_score_fold(frame, f, names, config, ground_truth) for f in folds], ignore_index=True
-    )
-    models = [
-        "lightgbm",
-        *(["oracle"] if "oracle" in scored and scored["oracle"].notna().all() else []),
-    ]
+    models = ["lightgbm", *(["oracle"] if "oracle" in scorers else [])]
     cmp = compare_with_rules(
         scored, models, ks=[0.01, 0.05], group_ks=[20], n_boot=n_boot, random_state=seed
     )
