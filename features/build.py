@@ -79,6 +79,7 @@ from features.prepare import (
     _ratio,
     _Visits,
 )
+from features.visit_review import SuspectVisits
 from warehouse.contract import (
     DEFAULT_ESCALATION_CATEGORIES,
     DEFAULT_HORIZON_DAYS,
@@ -108,11 +109,19 @@ def _window_start(t: int, window: str) -> int:
 
 
 def _features_at(
-    v: _Visits, inc: _Incidents, n: int, t: int
+    v: _Visits, inc: _Incidents, n: int, t: int, drop: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Features of every household at ``t`` (ns); returns cohort, features, htype, village code."""
+    """Features of every household at ``t`` (ns); returns cohort, features, htype, village code.
+
+    ``drop`` (bool per sorted visit row) marks visits treated as missing evidence at ``t``,
+    except in households where they are all the approved visits known then.
+    """
     f: dict[str, np.ndarray] = {}
     live = (v.rec < t) & (v.sup >= t)  # the latest version known before t
+    if drop is not None and drop.any():
+        counts = v.approved & live & (v.vis < t) & ((v.rev == _NAT) | (v.rev < t))
+        kept_any = np.bincount(v.hh[counts & ~drop], minlength=n) > 0
+        live &= ~(drop & kept_any[v.hh])
     known = v.approved & live & (v.vis < t) & ((v.rev == _NAT) | (v.rev < t))
     recorded = live & (v.vis < t)
     rejected = recorded & v.rejected & ((v.rev == _NAT) | (v.rev < t))
@@ -338,6 +347,7 @@ def build_features(
     with_labels: bool = True,
     progress: bool = False,
     exclude_visit_ids: Collection[str] | None = None,
+    exclude_suspect_visits: bool = False,
 ) -> pd.DataFrame:
     """Point-in-time feature frame (and labels) for one or many as-of dates.
 
@@ -365,6 +375,11 @@ def build_features(
         dropped before any feature is computed, so a made-up "nothing found" visit
         neither counts as a visit nor as calm. Whether a visit is suspect depends on
         the as-of date: callers pass the set known at ``t`` and build one ``t`` at a time.
+    exclude_suspect_visits : bool, default False
+        At each ``t``, treat the visits the officer review finds suspect at ``t``
+        (:class:`features.visit_review.SuspectVisits`, default review parameters) as
+        missing evidence; a household whose approved visits known at ``t`` are all
+        suspect keeps them. What ``revisit train`` and the serving snapshot do by default.
 
     Returns
     -------
@@ -402,7 +417,15 @@ def build_features(
         from tqdm.auto import tqdm
 
         iterator = tqdm(dates, desc="as-of dates", unit="date")
-    parts = [job.rows_at(ts, with_labels=with_labels) for ts in iterator]
+    suspect = SuspectVisits(visits) if exclude_suspect_visits else None
+    parts = [
+        job.rows_at(
+            ts,
+            with_labels=with_labels,
+            exclude_rows=None if suspect is None else suspect.rows_at(ts),
+        )
+        for ts in iterator
+    ]
     frame = job.assemble(parts, with_labels=with_labels)
     logger.info(
         "built %d feature rows for %d as-of dates (%d households known)",
@@ -490,12 +513,13 @@ class FeatureJob:
         unknown = sorted(set(escalation_categories) - set(_CATEGORIES))
         if unknown:
             raise ValueError(f"escalation categories must be in {_CATEGORIES!r}, got {unknown!r}")
-        kept = visits  # suspect visits (campaign.evidence) count as missing evidence
+        kept = visits  # suspect visits (features.visit_review) count as missing evidence
         if exclude_visit_ids is not None:
             kept = visits[~visits["visit_id"].isin(set(exclude_visit_ids))]
         self._v, self._inc, self.households, self._geo = _prepare(
             kept, incidents, escalation_categories
         )
+        self._filtered = exclude_visit_ids is not None
         last = last_recorded_at(visits, incidents)
         self._last_ns = _NAT if last is None else int(last.value)
         self._horizon_ns = int(horizon_days) * NS_PER_DAY
@@ -513,7 +537,12 @@ class FeatureJob:
         return int(as_of.value) + self._horizon_ns <= self._last_ns
 
     def rows_at(
-        self, as_of: pd.Timestamp, *, with_labels: bool = True, dtype: Any = np.float64
+        self,
+        as_of: pd.Timestamp,
+        *,
+        with_labels: bool = True,
+        dtype: Any = np.float64,
+        exclude_rows: np.ndarray | None = None,
     ) -> DateRows:
         """Feature rows of the cohort at one as-of date.
 
@@ -525,6 +554,11 @@ class FeatureJob:
             Compute labels (else ``labels`` is all ``-1``).
         dtype : numpy dtype, default float64
             Dtype of :attr:`DateRows.values` (float32 halves the training frame).
+        exclude_rows : ndarray of int64, optional
+            Positions (``iloc``) in the visits frame the job was built from of the
+            current versions of visits treated as missing evidence at this date
+            (``features.visit_review.SuspectVisits.rows_at``); a household whose
+            approved visits known at ``t`` are all excluded keeps them.
 
         Returns
         -------
@@ -532,7 +566,14 @@ class FeatureJob:
         """
         n = self.n_households
         t = int(as_of.value)
-        cohort, f, htype, village = _features_at(self._v, self._inc, n, t)
+        drop = None
+        if exclude_rows is not None and len(exclude_rows):
+            if self._filtered:
+                raise ValueError("give exclude_visit_ids or exclude_rows, not both")
+            excluded = np.zeros(len(self._v.row), dtype=bool)
+            excluded[np.asarray(exclude_rows, dtype=np.int64)] = True
+            drop = excluded[self._v.row]
+        cohort, f, htype, village = _features_at(self._v, self._inc, n, t, drop)
         labels = (
             _labels_at(self._inc, n, t, self._horizon_ns, self._last_ns)
             if with_labels

@@ -134,6 +134,8 @@ class _Visits:
     # for features.episodes: parties (float64, NaN unknown), followup_due (int64 ns, _NAT missing)
     parties: np.ndarray = field(default_factory=lambda: np.empty(0))
     followup: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    # int64: the row's position in the visits frame given (for per-date exclusions)
+    row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass
@@ -243,6 +245,7 @@ def _prepare(
         sup=_superseded_at(visits["visit_id"], rec)[order],
     )
     v.parties, v.followup = _episode_columns(visits, order)
+    v.row = order.astype(np.int64, copy=False)
     drows = np.flatnonzero(v.dispute)
     ident = v.hh[drows] * len(_TYPES) + v.dtype[drows]
     v.dperm = drows[np.argsort(ident, kind="stable")]

@@ -156,10 +156,29 @@ def load_champion(settings: ServingSettings) -> tuple[ScoringModel, ModelInfo]:
     return model, info
 
 
+def trained_without_suspect_visits(params: dict[str, str]) -> bool:
+    """Whether a run's features left out suspect visits (its ``exclude_suspect_visits`` param).
+
+    A run logged before the param existed kept every visit: ``False``.
+    """
+    return params.get("exclude_suspect_visits", "False").strip().lower() == "true"
+
+
 def load_snapshot(
-    settings: ServingSettings, horizon_days: int
+    settings: ServingSettings, horizon_days: int, *, exclude_suspect_visits: bool = False
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Build today's feature snapshot from the warehouse (no labels).
+
+    Parameters
+    ----------
+    settings : ServingSettings
+        Home and as-of date.
+    horizon_days : int
+        The champion's label horizon (days).
+    exclude_suspect_visits : bool, default False
+        Leave out the visits the officer review finds suspect at the as-of date, as
+        the champion's training run did (:func:`trained_without_suspect_visits`), so
+        the snapshot's features mean what the model learned.
 
     Returns
     -------
@@ -177,7 +196,11 @@ def load_snapshot(
         from features.build import build_feature_table
 
         frame = build_feature_table(
-            settings.home, settings.as_of, horizon_days=horizon_days, with_labels=False
+            settings.home,
+            settings.as_of,
+            horizon_days=horizon_days,
+            with_labels=False,
+            exclude_suspect_visits=exclude_suspect_visits,
         )
     except Exception as err:
         raise StateLoadError(
@@ -200,7 +223,11 @@ def load_state(settings: ServingSettings) -> ServingState:
     from serving.publishing import load_followups
 
     model, info = load_champion(settings)
-    frame, as_of = load_snapshot(settings, info.horizon_days)
+    frame, as_of = load_snapshot(
+        settings,
+        info.horizon_days,
+        exclude_suspect_visits=trained_without_suspect_visits(info.params),
+    )
     state = ServingState(
         model,
         frame,

@@ -150,25 +150,3 @@ def test_cli_report_writes_xlsx_and_html_and_prints_the_headline(
     assert res.exit_code == 2 and "yearly" in res.output
     empty = runner.invoke(app, ["report", "daily", "--home", str(tmp_path / "none")])
     assert empty.exit_code == 1 and "Traceback" not in empty.output
-
-
-def test_features_treat_suspect_visits_as_missing_evidence_and_keep_the_household() -> None:
-    from campaign.evidence import features_without_suspect_visits
-    from features.build import build_features
-    from warehouse.store import conform, empty_incidents
-
-    records = _records()
-    # HB0 also had a real visit by A a week before: only the suspect one is left out
-    extra = visit("x0", "HB0", "A", "2025-01-27 10:00", 2, recorded="2025-01-27 18:00")
-    records = pd.concat([records, conform(pd.DataFrame([extra]), "visits")], ignore_index=True)
-    cfg = ReviewConfig(min_visits=3, min_peers=2)
-    as_of = pd.Timestamp("2025-03-01", tz="Asia/Shanghai")
-    frame = features_without_suspect_visits(
-        records, empty_incidents(), [as_of], config=cfg, with_labels=False
-    ).set_index("household_id")
-    full = build_features(records, empty_incidents(), [as_of], with_labels=False)
-    assert set(frame.index) == set(full["household_id"])  # nobody leaves the cohort
-    assert frame.loc["HB1", "suspect_only"] and not frame.loc["HA1", "suspect_only"]
-    assert frame.loc["HB0", "suspect_visits_excluded"]
-    days = frame.loc["HB0", "visits_all_days_since_last"]
-    assert days > full.set_index("household_id").loc["HB0", "visits_all_days_since_last"]

@@ -128,6 +128,7 @@ def test_run_has_params_metrics_and_artifacts_without_personal_data(trained: dic
     assert "precision@5%" in run.data.tags["mlflow.note.content"]
     assert params["warehouse_sha256"] == warehouse_hash(trained["home"])
     assert params["seed"] == "0" and params["horizon_days"] == "30"
+    assert params["exclude_suspect_visits"] == "True" and int(params["n_suspect_visits"]) >= 0
     assert (
         "git_commit" in params
         and params["window.as_of_first"] <= params["window.final_validation_end"]

@@ -106,6 +106,11 @@ class TrainConfig(BaseModel):
         positive household-week and this seeded share of the negatives, each
         weighing ``1 / share``; test weeks are scored in full. 1 keeps every
         row. The default comes from the measurement in README "Scale".
+    exclude_suspect_visits : bool
+        Build each as-of date's features without the visits the officer review
+        finds suspect at that date (``features.visit_review``): missing evidence,
+        not evidence of calm. Recorded as a run param; the serving snapshot does
+        what the champion's run did. ``false`` keeps every approved visit.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -125,6 +130,7 @@ class TrainConfig(BaseModel):
     shap_sample: int = Field(default=2000, ge=10)
     max_logistic_rows: int = Field(default=200_000, ge=100)
     negative_share: float = Field(default=0.1, gt=0, le=1)
+    exclude_suspect_visits: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

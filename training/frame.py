@@ -79,6 +79,9 @@ class FramePieces:
         Feature columns, catalogue order.
     peak_piece_rows : int
         Rows of the largest piece written.
+    suspect_visits : dict of pandas.Timestamp to int
+        Visits the review found suspect at each date (empty when not asked); those of
+        households with no other known visit stay in.
     """
 
     folder: Path
@@ -91,6 +94,7 @@ class FramePieces:
     n_households: int = 0
     feature_names: list[str] = field(default_factory=list)
     peak_piece_rows: int = 0
+    suspect_visits: dict[pd.Timestamp, int] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -205,6 +209,7 @@ def build_frame_pieces(
     random_state: int,
     progress: bool = False,
     on_piece: Any = None,
+    exclude_suspect_visits: bool = False,
 ) -> FramePieces:
     """Compute, sample and write the labelled weekly frame, one as-of date at a time.
 
@@ -231,6 +236,11 @@ def build_frame_pieces(
         A progress bar over the dates.
     on_piece : callable (as_of, rows, sampled) -> None, optional
         Called after each piece is written.
+    exclude_suspect_visits : bool, default False
+        At each date, build the features without the visits the officer review finds
+        suspect at that date (``features.visit_review.SuspectVisits``: missing evidence,
+        not evidence of calm); a household whose known visits are all suspect keeps them.
+        The visits left out per date are counted in ``suspect_visits``.
 
     Returns
     -------
@@ -243,6 +253,7 @@ def build_frame_pieces(
     """
     from features.build import FeatureJob
     from features.catalogue import feature_names as catalogue_feature_names
+    from features.visit_review import SuspectVisits
 
     if not 0.0 < negative_share <= 1.0:
         raise FrameError(f"negative_share must be in (0, 1], got {negative_share!r}")
@@ -257,6 +268,7 @@ def build_frame_pieces(
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     pieces = FramePieces(folder, labelled, full & set(labelled), float(negative_share))
+    suspect = SuspectVisits(visits) if exclude_suspect_visits else None
     seen = np.zeros(job.n_households, dtype=bool)
     iterator: Any = labelled
     if progress:
@@ -264,7 +276,10 @@ def build_frame_pieces(
 
         iterator = tqdm(labelled, desc="training frame", unit="week")
     for as_of in iterator:
-        rows = job.rows_at(as_of, dtype=np.float32)
+        drop = None if suspect is None else suspect.rows_at(as_of)
+        rows = job.rows_at(as_of, dtype=np.float32, exclude_rows=drop)
+        if drop is not None:
+            pieces.suspect_visits[as_of] = len(drop)
         seen[rows.households] = True
         keep = sample_mask(rows.labels, as_of, negative_share, random_state)
         pieces.rows[as_of] = len(rows.labels)

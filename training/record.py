@@ -270,6 +270,7 @@ def _params(ev: RunRecord) -> dict[str, str]:
         "negative_share": f"{pieces.negative_share:g}",
         "n_households": str(pieces.n_households),
         "n_as_of_dates": str(len(pieces.dates)),
+        "n_suspect_visits": str(sum(pieces.suspect_visits.values())),  # summed over dates
         "folds": ";".join(
             f"{f.name}:{f.describe()['test_start']}..{f.describe()['test_end']}" for f in ev.folds
         ),

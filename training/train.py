@@ -402,6 +402,7 @@ def run_training(
                 horizon_days=config.horizon_days,
                 escalation_categories=config.escalation_categories,
                 negative_share=share, random_state=config.seed, progress=progress,
+                exclude_suspect_visits=config.exclude_suspect_visits,
             )  # fmt: skip
             del visits, incidents
         features = pieces.feature_names
