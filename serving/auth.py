@@ -31,13 +31,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving.audit_middleware import note_user
 from serving.errors import AuthError, ForbiddenError, TokenStoreError
+from serving.roles import ROLES, SCOPED_ROLES
 
 logger = logging.getLogger(__name__)
 
-ROLES: tuple[str, ...] = ("officer", "supervisor", "analyst", "admin")
 LEVELS: tuple[str, str, str] = ("county", "township", "village")
-#: Roles held to their token's jurisdiction (supervisors: station chief, county command).
-SCOPED_ROLES: tuple[str, ...] = ("officer", "supervisor")
 TOKEN_PREFIX = "rv"
 
 

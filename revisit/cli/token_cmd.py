@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from revisit.cli._common import HomeOption, WaitOption, fail, locked_home
+from serving.roles import ROLES, SCOPED_ROLES, roles_help
 
 
 def _serving_home(home: Path | None) -> Path:
@@ -54,7 +55,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("issue")
     def issue(
-        role: str = typer.Option(..., "--role", help="officer, supervisor, analyst or admin."),
+        role: str = typer.Option(
+            ..., "--role", help=f"One of {', '.join(ROLES)} ({roles_help()})."
+        ),
         name: str = typer.Option(
             ..., "--name", help="Label: the unit or service the token is for."
         ),
@@ -98,7 +101,11 @@ def register(app: typer.Typer) -> None:
         if len(given) > 1:
             fail("give at most one of --county, --township or --village")
         level, jurisdiction = given[0] if given else (None, None)
-        if role in ("officer", "supervisor") and level is None:
+        if role not in ROLES:
+            raise typer.BadParameter(
+                f"expected one of {', '.join(ROLES)}, got {role!r}", param_hint="--role"
+            )
+        if role in SCOPED_ROLES and level is None:
             fail(f"a {role} token needs a jurisdiction (--county, --township or --village)")
         if level is not None and jurisdiction is not None:
             from serving.config import ServingSettings
