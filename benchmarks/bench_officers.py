@@ -113,7 +113,8 @@ def _top5(home: Path, sim: Path, root: Path) -> list[dict[str, Any]]:
             ground_truth_dir=sim / "ground_truth",
             progress=False,
         )
-        params = mlflow.MlflowClient(uri).get_run(result.run_id).data.params
+        run = mlflow.MlflowClient(uri).get_run(result.run_id).data
+        params, metrics = run.params, run.metrics
         scored = result.scored.merge(hh, on="household_id", how="left")
         scored["officer_fabricating"] = scored["officer_fabricating"].fillna(False).astype(bool)
         out.append(
@@ -123,6 +124,8 @@ def _top5(home: Path, sim: Path, root: Path) -> list[dict[str, Any]]:
                 "model": _top_share(scored, MODEL),
                 "oracle": _top_share(scored, ORACLE),
                 "cohort": float(scored["officer_fabricating"].mean()),
+                "precision": metrics["test.lightgbm.precision_at_5pct"],
+                "auc": metrics["test.lightgbm.roc_auc"],
                 "test_weeks": scored["as_of"].nunique(),
                 "frame_s": result.timings.get("build features", float("nan")),
                 "run_s": sum(result.timings.values()),
@@ -165,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"revisit train, exclude_suspect_visits={r['param']} "
                     f"({r['suspect_visits']} suspect visit-dates): share of fabricating officers' "
                     f"households in the top 5 % of {r['test_weeks']} test weeks: model "
-                    f"{r['model']:.3f}, oracle {r['oracle']:.3f}, cohort {r['cohort']:.3f} "
+                    f"{r['model']:.3f}, oracle {r['oracle']:.3f}, cohort {r['cohort']:.3f}; model "
+                    f"precision@5 % {r['precision']:.4f}, ROC AUC {r['auc']:.3f} "
                     f"(frame {r['frame_s']:.1f} s, run {r['run_s']:.0f} s)"
                 )
     print("goals met" if ok else "GOAL MISSED")

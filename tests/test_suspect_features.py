@@ -193,3 +193,24 @@ def test_the_switch_is_a_config_field_recorded_as_a_param(tmp_path: Path) -> Non
     assert trained_without_suspect_visits(TrainConfig().flat_params())
     assert not trained_without_suspect_visits(off.flat_params())
     assert not trained_without_suspect_visits({})  # a run from before the switch kept them
+
+
+def test_serving_snapshot_leaves_suspect_visits_out_when_the_champion_did(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from serving.config import ServingSettings
+    from serving.loading import load_snapshot
+    from tests.warehouse_factory import write_warehouse
+
+    visits = _visits()
+    write_warehouse(tmp_path, visits, _incidents())
+    settings = ServingSettings().with_overrides(home=tmp_path, as_of=dt.date(2025, 2, 10))
+    out, as_of = load_snapshot(settings, 30, exclude_suspect_visits=True)
+    kept, _ = load_snapshot(settings, 30)
+    assert as_of == DATES[0]
+    clean = visits[~visits["officer_id"].eq("B")].reset_index(drop=True)
+    want = build_features(clean, _incidents(), [DATES[0]], with_labels=False)
+    pd.testing.assert_frame_equal(out, want)
+    assert not kept.equals(want)
