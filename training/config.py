@@ -106,6 +106,10 @@ class TrainConfig(BaseModel):
         positive household-week and this seeded share of the negatives, each
         weighing ``1 / share``; test weeks are scored in full. 1 keeps every
         row. The default comes from the measurement in README "Scale".
+    params_source : str or None
+        Where the LightGBM parameters came from when a search chose them
+        (``revisit train --params FILE``: the file's name and SHA-256;
+        :mod:`training.tuned_params`), logged with the run's params.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -125,6 +129,7 @@ class TrainConfig(BaseModel):
     shap_sample: int = Field(default=2000, ge=10)
     max_logistic_rows: int = Field(default=200_000, ge=100)
     negative_share: float = Field(default=0.1, gt=0, le=1)
+    params_source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
