@@ -45,7 +45,7 @@ def test_reason_shares_count_the_top_rows_only_with_one_call() -> None:
     def explain(part: pd.DataFrame) -> list[list[Reason]]:
         calls.append(len(part))
         # "a" first for every row, "b" second on rows with a > 0.5, none on a third of rows
-        out = []
+        out: list[list[Reason]] = []
         for i, (a, _b) in enumerate(zip(part["a"], part["b"], strict=True)):
             if i % 3 == 0:
                 out.append([])
@@ -110,4 +110,4 @@ def test_a_fitted_model_shows_its_planted_driver_as_the_main_reason_of_its_top_r
     first = np.mean([bool(r) and r[0].feature == "disputes_90d_unresolved" for r in direct])
     assert table.loc["disputes_90d_unresolved", "reason_first_share_top"] == pytest.approx(first)
     assert first > 0.5
-    assert table.loc["disputes_90d_unresolved", "ratio"] > 1.5
+    assert table["ratio"].to_dict()["disputes_90d_unresolved"] > 1.5

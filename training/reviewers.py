@@ -624,10 +624,11 @@ def fold_explainer(fold_models: Mapping[str, Any], top_k: int = 3) -> Explainer:
         out: list[list[Any]] = [[] for _ in range(len(rows))]
         positions = pd.Series(np.arange(len(rows)), index=rows.index)
         for fold, part in rows.groupby("fold", sort=True):
-            if fold not in fold_models:
-                raise KeyError(f"expected a model of fold {fold!r}, got {sorted(fold_models)!r}")
+            name = str(fold)
+            if name not in fold_models:
+                raise KeyError(f"expected a model of fold {name!r}, got {sorted(fold_models)!r}")
             for at, reasons in zip(
-                positions.loc[part.index], fold_models[fold].explain(part, top_k), strict=True
+                positions.loc[part.index], fold_models[name].explain(part, top_k), strict=True
             ):
                 out[int(at)] = list(reasons)
         return out
