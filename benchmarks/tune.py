@@ -191,9 +191,13 @@ def evaluate_params(world: TuningWorld, params: dict[str, Any]) -> dict[str, flo
         ``precision_at_1pct`` and ``precision_at_5pct`` of the model pooled over
         the test weeks (mean over weeks), ``rule_precision_at_1pct`` (the
         strongest officer rule), ``lift_at_1pct`` (model / rule), ``roc_auc``,
-        ``best_iteration_mean`` (rounds kept by early stopping) and ``seconds``.
+        ``best_iteration_mean`` (rounds kept by early stopping), ``list_rows``
+        (rows on the top-1 % lists, all weeks), ``precision_at_1pct.se`` (binomial
+        standard error over those rows, households not clustered: a floor on the
+        noise of the objective) and ``seconds``.
     """
     from training.config import LightGBMConfig
+    from training.evidence import top_share_mask
     from training.metrics import precision_at_k, roc_auc
     from training.scoring import fit_model
     from warehouse.contract import LABEL_COLUMN
@@ -212,8 +216,11 @@ def evaluate_params(world: TuningWorld, params: dict[str, Any]) -> dict[str, flo
     score = np.concatenate(scores)
     y, as_of, tie = rules[LABEL_COLUMN], rules["as_of"], rules["household_id"]
     p1 = precision_at_k(y, score, 0.01, as_of=as_of, tiebreak=tie)
+    on_list = int(top_share_mask(rules.assign(_score=score), "_score", 0.01).sum())
     return {
         OBJECTIVE: p1,
+        OBJECTIVE + ".se": float(np.sqrt(p1 * (1 - p1) / on_list)) if on_list else float("nan"),
+        "list_rows": float(on_list),
         "precision_at_5pct": precision_at_k(y, score, 0.05, as_of=as_of, tiebreak=tie),
         "rule_precision_at_1pct": world.rule_precision,
         "lift_at_1pct": p1 / world.rule_precision if world.rule_precision > 0 else float("nan"),
@@ -334,6 +341,8 @@ def search(
             f"rolling-origin out-of-time test weeks",
             "value": value,
             "lift": lift,
+            "value_se": results[best.number][OBJECTIVE + ".se"],
+            "list_rows": results[best.number]["list_rows"],
             "best_trial": best.number,
             "defaults": {"lightgbm": defaults, "value": first[OBJECTIVE]},
             "strongest_rule": world.strongest_rule,
@@ -468,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"\nbest (trial {result['best_trial']}): {json.dumps(result['lightgbm'])}\n"
-        f"  precision@1 % {result['value']:.4f} (defaults {result['defaults']['value']:.4f}; "
+        f"  precision@1 % {result['value']:.4f} ± {result['value_se'] or 0:.4f} (binomial SE over "
+        f"{result['list_rows']:.0f} list rows; defaults {result['defaults']['value']:.4f}; "
         f"strongest rule {result['strongest_rule']} {result['rule_value']:.4f}; lift "
         f"{result['lift']:.2f})\nwritten to {out} in {result['seconds']:.0f} s; trials in "
         f"{tracking_uri} (experiment {EXPERIMENT!r})\nuse them: revisit train --params {out}"
