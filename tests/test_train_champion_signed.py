@@ -52,6 +52,14 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri exports it
         params = root / "best_params.json"
         params.write_text(json.dumps({**PARAMS, "value": 0.1}), encoding="utf-8")
+        # each stage of run_training starts with reset_peak(): note when the first one began
+        import training.train
+
+        stage_starts: list[float] = []
+        reset = training.train.reset_peak
+        mp.setattr(
+            training.train, "reset_peak", lambda: (stage_starts.append(time.time()), reset())
+        )
         started = time.time()
         result = CliRunner().invoke(
             app,
@@ -62,6 +70,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {
             "home": home, "uri": uri, "marker": marker, "bad": bad, "result": result,
             "started_ms": started * 1000, "params": params,
+            "first_stage_ms": stage_starts[0] * 1000 if stage_starts else None,
         }  # fmt: skip
 
 
@@ -102,6 +111,7 @@ def test_the_run_duration_covers_every_stage_of_the_training(hostile_run: dict) 
     ]
     assert len(stages) >= 6  # read warehouse ... log to mlflow
     assert run.info.start_time >= hostile_run["started_ms"] - 1
+    assert run.info.start_time <= hostile_run["first_stage_ms"]
     # logged at the end, the run used to last the "log to mlflow" stage only
     assert run.info.end_time - run.info.start_time >= 1000 * (sum(stages) - 0.05 * len(stages))
 
