@@ -111,6 +111,10 @@ class TrainConfig(BaseModel):
         finds suspect at that date (``features.visit_review``): missing evidence,
         not evidence of calm. Recorded as a run param; the serving snapshot does
         what the champion's run did. ``false`` keeps every approved visit.
+    params_source : str or None
+        Where the LightGBM parameters came from when a search chose them
+        (``revisit train --params FILE``: the file's name and SHA-256;
+        :mod:`training.tuned_params`), logged with the run's params.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -131,6 +135,7 @@ class TrainConfig(BaseModel):
     max_logistic_rows: int = Field(default=200_000, ge=100)
     negative_share: float = Field(default=0.1, gt=0, le=1)
     exclude_suspect_visits: bool = True
+    params_source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

@@ -84,6 +84,10 @@ class RunRecord:
         More Markdown sections appended to the model card.
     artifact_writers : list of callable (folder) -> None
         More artifacts: each writes files into the folder that is logged.
+    started_at_ms : int or None
+        When the training began (Unix epoch, milliseconds): the run's
+        ``start_time``, so that its duration covers the whole training and not
+        only the logging. ``None``: when the run is logged.
     """
 
     config: TrainConfig
@@ -104,6 +108,7 @@ class RunRecord:
     extra_tags: dict[str, str] = field(default_factory=dict)
     card_sections: list[str] = field(default_factory=list)
     artifact_writers: list[Callable[[Path], None]] = field(default_factory=list)
+    started_at_ms: int | None = None
 
     def test_values(self) -> dict[tuple[str, str], float]:
         """Pooled test value per (model, metric)."""
@@ -359,14 +364,21 @@ def record_run(
 
     config, window = ev.config, ev.window
     test_values = ev.test_values()
+    from mlflow.tracking.context.registry import resolve_tags
+
     client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
     experiment_id = _experiment_id(client, artifact_location)
+    # created with the training's start time (the run is logged at the end of the work), then
+    # resumed as the active run; the context tags are the ones mlflow.start_run would set
+    created = client.create_run(
+        experiment_id, start_time=ev.started_at_ms, tags=resolve_tags(),
+        run_name=run_name(window, config),
+    )  # fmt: skip
     with (
         mlflow_uris(tracking_uri),
         tempfile.TemporaryDirectory() as tmp,
         mlflow.start_run(
-            experiment_id=experiment_id,
-            run_name=run_name(window, config),
+            run_id=created.info.run_id,
             description=_version_description(window, config, test_values),
         ) as run,
     ):

@@ -11,7 +11,16 @@
   top 20 from one test week to the next (same model), and between champion and
   challenger on the same week.
 * **Crosstabs**: how the top 1 % differs from the rest: the mean of every
-  feature in both groups and their ratio.
+  feature in both groups and their ratio, and the share of the top 1 % that
+  officers would be shown each reason for (``models.reasons``: the fold
+  model's top reasons of each top row; computed for those rows only, as
+  LightGBM's ``pred_contrib`` costs about 1.4 ms a row).
+
+The champion is loaded as serving loads it (:func:`models.signing.load_verified`:
+the signed bundle of LightGBM's text model and JSON, never MLflow's pickled
+pyfunc). A champion that is unsigned, whose signature does not check, or a run
+without ``REVISIT_SIGNING_KEY`` is not compared: the run says why in the tag
+``vs_champion.warning`` (and ``revisit promote`` then refuses without ``--force``).
 
 Every output is an aggregate (counts, means, overlaps): no household id leaves.
 """
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +46,12 @@ logger = logging.getLogger(__name__)
 CHALLENGER, CHAMPION = "challenger", "champion"
 #: Run tag naming the champion version compared with (read by ``training.registry``).
 COMPARED_CHAMPION_TAG = "vs_champion.version"
+#: Run tag saying why the champion was not compared (unsigned, unverifiable, no key).
+CHAMPION_WARNING_TAG = "vs_champion.warning"
+#: Explains rows as officers see them: (rows) -> one list of reasons per row.
+Explainer = Callable[[pd.DataFrame], list[list[Any]]]
+#: Crosstab row giving the share of top rows without any reason.
+NO_REASON = "(no reason shown)"
 
 
 def top_k_per_group(
@@ -119,7 +134,11 @@ def between_lists_jaccard(
 
 
 def top_share_crosstab(
-    rows: pd.DataFrame, score_col: str, feature_names: Sequence[str], share: float = 0.01
+    rows: pd.DataFrame,
+    score_col: str,
+    feature_names: Sequence[str],
+    share: float = 0.01,
+    explain: Explainer | None = None,
 ) -> pd.DataFrame:
     """Mean of every numeric feature in the top ``share`` of each as-of date vs the rest.
 
@@ -133,6 +152,10 @@ def top_share_crosstab(
         Features compared (non-numeric ones are skipped).
     share : float
         Top share of each as-of date (0.01 = top 1 %).
+    explain : callable (top rows) -> list of lists of Reason, optional
+        The reasons officers are shown for each of the top rows (e.g.
+        :meth:`models.risk_model.EscalationModel.explain`), called once, on the
+        top rows only. Omitted: the reason columns are NaN.
 
     Returns
     -------
@@ -140,9 +163,15 @@ def top_share_crosstab(
         One row per feature, sorted by ``ratio`` descending: ``feature``,
         ``mean_top``, ``mean_rest`` (feature units, NaN ignored), ``ratio``
         (top / rest; NaN when the rest's mean is 0), ``share_nonzero_top``,
-        ``share_nonzero_rest`` (shares of rows with a value above 0).
+        ``share_nonzero_rest`` (shares of rows with a value above 0), and the
+        reason columns: ``reason_code`` (the reason's code, empty when the
+        feature was never shown), ``reason_share_top`` (share of the top rows
+        shown this reason among their reasons), ``reason_first_share_top``
+        (share shown it first). A last row, ``feature`` ``(no reason shown)``,
+        gives the share of top rows with no reason at all.
     """
     on = top_share_mask(rows, score_col, share)
+    reasons = reason_shares(rows.loc[on], explain) if explain is not None else None
     out = []
     for name in feature_names:
         if name not in rows.columns or not pd.api.types.is_numeric_dtype(rows[name]):
@@ -166,7 +195,78 @@ def top_share_crosstab(
             }
         )
     table = pd.DataFrame(out)
-    return table.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
+    if not len(table):
+        table = pd.DataFrame(columns=["feature", "mean_top", "mean_rest", "ratio"])
+    table = table.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
+    return _with_reasons(table, reasons)
+
+
+def reason_shares(top: pd.DataFrame, explain: Explainer) -> pd.DataFrame:
+    """Share of the top rows shown each reason (any rank, and first).
+
+    Parameters
+    ----------
+    top : DataFrame
+        The top rows, with the features ``explain`` reads.
+    explain : callable (rows) -> list of lists of Reason
+        One list of :class:`models.reasons.Reason` per row, most important first.
+
+    Returns
+    -------
+    DataFrame
+        One row per feature shown as a reason, plus :data:`NO_REASON`:
+        ``feature``, ``reason_code``, ``reason_share_top``,
+        ``reason_first_share_top`` (float64 in [0, 1], over ``len(top)`` rows).
+    """
+    columns = ["feature", "reason_code", "reason_share_top", "reason_first_share_top"]
+    n = len(top)
+    if n == 0:
+        return pd.DataFrame(columns=columns)
+    explained = explain(top.reset_index(drop=True))
+    if len(explained) != n:
+        raise ValueError(f"explain: expected {n} lists of reasons, got {len(explained)}")
+    codes: dict[str, str] = {}
+    shown: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for reasons in explained:
+        for rank, reason in enumerate(reasons):
+            codes[reason.feature] = reason.code
+            shown[reason.feature] = shown.get(reason.feature, 0) + 1
+            if rank == 0:
+                first[reason.feature] = first.get(reason.feature, 0) + 1
+    rows = [
+        {
+            "feature": f,
+            "reason_code": codes[f],
+            "reason_share_top": shown[f] / n,
+            "reason_first_share_top": first.get(f, 0) / n,
+        }
+        for f in codes
+    ]
+    none = sum(1 for reasons in explained if not reasons) / n
+    rows.append(
+        {"feature": NO_REASON, "reason_code": "", "reason_share_top": none,
+         "reason_first_share_top": none}
+    )  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _with_reasons(table: pd.DataFrame, reasons: pd.DataFrame | None) -> pd.DataFrame:
+    """The crosstab with the reason columns (NaN when no reasons were computed)."""
+    if reasons is None:
+        return table.assign(
+            reason_code="", reason_share_top=math.nan, reason_first_share_top=math.nan
+        )
+    # the crosstab's rows in its order, then reasons on features it skips (category
+    # features), then the share of top rows without a reason
+    merged = table.merge(reasons, on="feature", how="left", sort=False)
+    extra = reasons[~reasons["feature"].isin(table["feature"])]
+    merged = pd.concat([merged, extra[extra["feature"] != NO_REASON],
+                        extra[extra["feature"] == NO_REASON]], ignore_index=True)  # fmt: skip
+    merged["reason_code"] = merged["reason_code"].fillna("").astype("str")
+    for col in ("reason_share_top", "reason_first_share_top"):
+        merged[col] = merged[col].fillna(0.0).astype("float64")
+    return merged
 
 
 @dataclass
@@ -183,11 +283,16 @@ class ChampionComparison:
         ``jaccard_top20`` (mean overlap of the per-township lists), ``n_rows``.
     note : str
         Why nothing was compared, when so.
+    warning : str
+        Set when a champion exists but was not loaded because its signature
+        could not be checked (unsigned, altered, another key, no key): logged
+        as the run tag ``vs_champion.warning``.
     """
 
     champion_version: str | None
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     note: str = ""
+    warning: str = ""
 
     def metrics(self) -> dict[str, float]:
         """Flat MLflow metrics ``vs_champion.diff_<metric>[.ci_low|.ci_high]`` and both values."""
@@ -210,10 +315,12 @@ class ChampionComparison:
         return out
 
     def tags(self) -> dict[str, str]:
-        """``vs_champion.version`` (``none`` when no champion existed) and a note."""
+        """``vs_champion.version`` (``none`` when nothing was compared), a note and a warning."""
         tags = {COMPARED_CHAMPION_TAG: self.champion_version or "none"}
         if self.note:
             tags["vs_champion.note"] = self.note[:500]
+        if self.warning:
+            tags[CHAMPION_WARNING_TAG] = self.warning[:500]
         return tags
 
 
@@ -298,8 +405,13 @@ def champion_comparison_for_run(
     n_boot: int,
     random_state: int,
     model_col: str = "lightgbm",
+    signing_key: Any = None,
 ) -> ChampionComparison:
     """Load today's champion (if any) and compare it with the run's model on the latest fold.
+
+    The champion is loaded only through its signed serving bundle
+    (:func:`models.signing.load_verified`: hashes and HMAC checked, then
+    LightGBM's text model and JSON read; nothing is unpickled).
 
     Parameters
     ----------
@@ -313,17 +425,23 @@ def champion_comparison_for_run(
         As :func:`compare_champion`.
     model_col : str
         The challenger's score column.
+    signing_key : str, bytes, SecretStr or None
+        ``$REVISIT_SIGNING_KEY``, the key ``revisit promote`` signed with.
 
     Returns
     -------
     ChampionComparison
         ``champion_version`` ``None`` (and a note) when there is no champion or
         it cannot be loaded; the run then records ``vs_champion.version=none``.
+        When the champion's signature cannot be checked (unsigned version,
+        altered artifact, other key, no key) ``warning`` says so and nothing
+        of the champion is loaded.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from models.pyfunc import mlflow_uris
+    from models.bundle import BundleError
+    from models.signing import SigningError, SigningKeyError, load_verified
 
     client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
     try:
@@ -331,12 +449,23 @@ def champion_comparison_for_run(
     except MlflowException:
         return ChampionComparison(None, note="no champion to compare with")
     try:
-        with mlflow_uris(tracking_uri):
-            loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-        champion = loaded.unwrap_python_model().model
-    except Exception as err:  # noqa: BLE001 - any load failure leaves the run uncompared
-        logger.warning("champion version %s could not be loaded: %s", version, err)
-        return ChampionComparison(None, note=f"champion version {version} could not be loaded")
+        champion = load_verified(client, model_name, version, signing_key).model
+    except SigningKeyError as err:
+        warning = (
+            f"champion version {version} not compared: its signature cannot be checked ({err}); "
+            f"it was not loaded"
+        )
+        logger.warning("%s", warning)
+        return ChampionComparison(None, note=warning, warning=warning)
+    except SigningError as err:
+        warning = f"champion version {version} not compared and never loaded: {err}"
+        logger.warning("%s", warning)
+        return ChampionComparison(None, note=warning, warning=warning)
+    except BundleError as err:
+        logger.warning("champion version %s: its signed bundle does not read: %s", version, err)
+        return ChampionComparison(
+            None, note=f"champion version {version} could not be loaded from its signed bundle"
+        )
     last_fold = scored.groupby("fold")["as_of"].max().idxmax()
     latest = scored[scored["fold"] == last_fold].reset_index(drop=True)
     rows = latest[list(KEY_COLUMNS)].merge(
@@ -432,8 +561,15 @@ def review_run(
     n_boot: int,
     random_state: int,
     model_col: str = "lightgbm",
+    signing_key: Any = None,
+    fold_models: Mapping[str, Any] | None = None,
 ) -> RunReview:
-    """Champion comparison, list stability and the top-1 % crosstab of one run (module docstring)."""
+    """Champion comparison, list stability and the top-1 % crosstab of one run (module docstring).
+
+    ``signing_key`` checks the champion's signature (:func:`champion_comparison_for_run`);
+    ``fold_models`` (fold name -> the fold's fitted model) gives the reasons of the top-1 %
+    rows, each explained by the model that scored it (:func:`top_share_crosstab`).
+    """
     champion = champion_comparison_for_run(
         frame,
         scored,
@@ -444,14 +580,17 @@ def review_run(
         n_boot=n_boot,
         random_state=random_state,
         model_col=model_col,
+        signing_key=signing_key,
     )
     stability = week_to_week_jaccard(scored, model_col, k=20)
-    rows = scored[[*KEY_COLUMNS, model_col]].merge(
+    with_fold = "fold" in scored.columns
+    rows = scored[[*KEY_COLUMNS, *(["fold"] if with_fold else []), model_col]].merge(
         frame[[*KEY_COLUMNS, *[c for c in feature_names if c in frame.columns]]],
         on=list(KEY_COLUMNS),
         how="left",
     )
-    crosstab = top_share_crosstab(rows, model_col, feature_names, share=0.01)
+    explain = fold_explainer(fold_models) if fold_models and with_fold else None
+    crosstab = top_share_crosstab(rows, model_col, feature_names, share=0.01, explain=explain)
     from training.list_audit import list_bias_audit
 
     audit = list_bias_audit(
@@ -459,3 +598,39 @@ def review_run(
         random_state=random_state,
     )  # fmt: skip
     return RunReview(champion, stability, crosstab, audit)
+
+
+def fold_explainer(fold_models: Mapping[str, Any], top_k: int = 3) -> Explainer:
+    """Explain each row with the model of its ``fold`` (the one that scored it).
+
+    Parameters
+    ----------
+    fold_models : mapping of str to EscalationModel
+        Fold name -> the fold's fitted model.
+    top_k : int
+        Reasons per row (serving's default, ``REVISIT_REASONS_TOP_K``, is 3).
+
+    Returns
+    -------
+    callable (rows with ``fold``) -> list of lists of Reason, in the rows' order
+
+    Raises
+    ------
+    KeyError
+        (when called) A row's fold has no model.
+    """
+
+    def explain(rows: pd.DataFrame) -> list[list[Any]]:
+        out: list[list[Any]] = [[] for _ in range(len(rows))]
+        positions = pd.Series(np.arange(len(rows)), index=rows.index)
+        for fold, part in rows.groupby("fold", sort=True):
+            name = str(fold)
+            if name not in fold_models:
+                raise KeyError(f"expected a model of fold {name!r}, got {sorted(fold_models)!r}")
+            for at, reasons in zip(
+                positions.loc[part.index], fold_models[name].explain(part, top_k), strict=True
+            ):
+                out[int(at)] = list(reasons)
+        return out
+
+    return explain

@@ -156,6 +156,7 @@ def score_fold(
     config: TrainConfig,
     ground_truth_dir: Path | None,
     fit: FitModel | None = None,
+    models: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Scores of every scorer on every household of the fold's test weeks.
 
@@ -174,6 +175,9 @@ def score_fold(
     fit : callable (pieces, fold, feature_names, config) -> model, optional
         How the LightGBM model is fitted (default :func:`fit_model`; a
         :class:`training.dask_fit.DaskFitter` on a cluster).
+    models : dict, optional
+        Receives the fold's fitted model under the fold's name (to explain its
+        top rows later: ``training.reviewers``).
 
     Returns
     -------
@@ -188,6 +192,8 @@ def score_fold(
         When a block lacks a class.
     """
     model = (fit or fit_model)(pieces, fold, feature_names, config)
+    if models is not None:
+        models[fold.name] = model
     logistic = _fit_logistic(pieces, fold, feature_names, config)
     oracle = read_oracle(ground_truth_dir, fold.test) if ground_truth_dir is not None else None
     parts = []
@@ -206,6 +212,7 @@ def build_scored_test_frame(
     ground_truth_dir: Path | None,
     stage: Callable[[str], Any],
     fit: FitModel | None = None,
+    models: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The scored test frame of all folds, and the scorers it compares.
 
@@ -217,7 +224,7 @@ def build_scored_test_frame(
         Rolling-origin folds.
     stage : callable (name) -> context manager
         Times each fold as a stage of the run.
-    fit : callable, optional
+    fit, models : optional
         As :func:`score_fold`.
 
     Returns
@@ -231,7 +238,9 @@ def build_scored_test_frame(
     parts = []
     for fold in folds:
         with stage(f"fit and score {fold.name}"):
-            parts.append(score_fold(pieces, fold, feature_names, config, ground_truth_dir, fit))
+            parts.append(
+                score_fold(pieces, fold, feature_names, config, ground_truth_dir, fit, models)
+            )
     scored = pd.concat(parts, ignore_index=True)
     scorers = [MODEL, LOGISTIC, HAND_RULE]
     if ORACLE in scored.columns:

@@ -324,6 +324,7 @@ def run_training(
     negative_share: float | None = None,
     dask_client: Any = None,
     dask_address: str = "",
+    signing_key: Any = None,
 ) -> TrainResult:
     """Train, evaluate against baselines, log one MLflow run and register a challenger.
 
@@ -359,6 +360,9 @@ def run_training(
         rounds fixed by a single-machine pilot fit (:mod:`training.dask_fit`).
     dask_address : str, default ""
         The cluster's address as given, recorded in the run.
+    signing_key : str, bytes, SecretStr or None
+        ``$REVISIT_SIGNING_KEY``: the champion is compared only when its
+        promotion signature checks under it (:mod:`training.reviewers`).
 
     Returns
     -------
@@ -378,6 +382,7 @@ def run_training(
     from training.reviewers import review_run
     from training.scoring import build_scored_test_frame
 
+    started_ms = int(time.time() * 1000)  # the run's start_time: before any work
     stage, home = _Stages(on_stage, progress), Path(home)
     fit: FitModel = fit_model
     if dask_client is not None:
@@ -408,8 +413,9 @@ def run_training(
         features = pieces.feature_names
         with stage("leakage canary"):
             _leakage_canary(pieces, features, config)
+        fold_models: dict[str, Any] = {}
         scored, scorers = build_scored_test_frame(
-            pieces, plan.folds, features, config, ground_truth_dir, stage, fit
+            pieces, plan.folds, features, config, ground_truth_dir, stage, fit, fold_models
         )
         with stage("evaluate"):
             pooled, per_fold = evaluate_scored(scored, config, scorers)
@@ -426,8 +432,9 @@ def run_training(
                 test_rows, scored, features, tracking_uri=tracking_uri, model_name=model_name,
                 ks=list(config.capacity_shares), group_ks=[config.capacity_per_township],
                 n_boot=config.n_bootstrap, random_state=config.seed, model_col=MODEL,
+                signing_key=signing_key, fold_models=fold_models,
             )  # fmt: skip
-            del test_rows
+            del test_rows, fold_models
         with stage("fit final model"):
             final_model = fit(pieces, plan.final, features, config)
     except (FoldError, FrameError) as err:
@@ -436,6 +443,7 @@ def run_training(
         config, digest, pieces, features, plan.folds, plan.final, final_model, scored, scorers,
         pooled, per_fold, _window(plan, pieces, scored), audit_values,
     )  # fmt: skip
+    record.started_at_ms = started_ms
     record.extra_metrics.update({**evidence.metrics(), **review.metrics()})
     record.extra_tags.update({**evidence.tags(), **review.tags()})
 

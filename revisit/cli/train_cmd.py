@@ -69,6 +69,13 @@ DaskOption = typer.Option(
     "whose workers see the home). Rounds are fixed by a single-machine early-stopped fit on "
     "a sample.",
 )
+ParamsOption = typer.Option(
+    None,
+    "--params",
+    help="LightGBM hyper-parameters chosen by a search (JSON, e.g. the output of python -m "
+    "benchmarks.tune); they override the configuration's [lightgbm] and the file's name and "
+    "SHA-256 are recorded in the run (param params_source).",
+)
 VersionOption = typer.Option(
     None, "--version", help="Version to promote (default: the current challenger)."
 )
@@ -104,6 +111,7 @@ def register(app: typer.Typer) -> None:
         wait: float | None = WaitOption,
         negative_share: float | None = NegativeShareOption,
         dask: str | None = DaskOption,
+        params: Path | None = ParamsOption,
     ) -> None:
         """Train the escalation model, compare it with baselines, register a `challenger`.
 
@@ -120,10 +128,10 @@ def register(app: typer.Typer) -> None:
         except ValidationError:  # reported with its plain message by _train
             home_dir = None
         if home_dir is None:
-            _train(home, config, ground_truth, negative_share, dask)
+            _train(home, config, ground_truth, negative_share, dask, params)
             return
         with locked_home(home_dir, wait):
-            _train(home, config, ground_truth, negative_share, dask)
+            _train(home, config, ground_truth, negative_share, dask, params)
 
     def _train(
         home: Path | None,
@@ -131,6 +139,7 @@ def register(app: typer.Typer) -> None:
         ground_truth: Path | None,
         negative_share: float | None,
         dask: str | None,
+        params: Path | None = None,
     ) -> None:
         from mlflow.exceptions import MlflowException
         from pydantic import ValidationError
@@ -147,6 +156,10 @@ def register(app: typer.Typer) -> None:
             return
         try:
             cfg = load_config(config)
+            if params is not None:
+                from training.tuned_params import apply_params
+
+                cfg = apply_params(cfg, params)
             if negative_share is not None:
                 if negative_share <= 0:
                     raise ConfigError(f"--negative-share must be in (0, 1], got {negative_share!r}")
@@ -163,6 +176,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"training on {settings.home.resolve()} (horizon {cfg.horizon_days} days, seed {cfg.seed}"
             + (f", oracle from {gt}" if gt else ", no oracle")
+            + (f", LightGBM parameters from {params.name}" if params is not None else "")
             + ")"
         )
 
@@ -194,6 +208,7 @@ def register(app: typer.Typer) -> None:
                     audit_only=settings.audit_only,
                     dask_client=client,
                     dask_address=dask or "",
+                    signing_key=settings.signing_key,
                 )
         except (TrainingError, BaselineError, FileNotFoundError) as err:
             fail(str(err))
