@@ -45,7 +45,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -347,7 +347,7 @@ def choose_calibration(
     return method, scores
 
 
-def _binary_labels(y: Any, n_rows: int, what: str) -> np.ndarray:
+def _binary_labels(y: Any, n_rows: int, what: str, *, both: bool = True) -> np.ndarray:
     labels = pd.Series(y).reset_index(drop=True) if not isinstance(y, pd.Series) else y
     if len(labels) != n_rows:
         raise FeatureFrameError(
@@ -367,9 +367,30 @@ def _binary_labels(y: Any, n_rows: int, what: str) -> np.ndarray:
     bad = sorted(set(np.unique(values).tolist()) - {0.0, 1.0})
     if bad:
         raise FeatureFrameError(f"{what}: expected labels in {{0, 1}}, got also {bad[:5]!r}")
-    if len(np.unique(values)) < 2:
+    if both and len(np.unique(values)) < 2:
         raise FeatureFrameError(f"{what}: expected both classes 0 and 1, got only {values[0]:g}")
     return values.astype(np.int64)
+
+
+def _text_values(X: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Distinct non-missing values of each text-like feature column of ``X`` (category candidates)."""
+    return {
+        name: np.asarray(_as_text(X[name]).dropna().unique(), dtype=object)
+        for name in names
+        if _is_text_like(X[name])
+    }
+
+
+class RowBlocks(Protocol):
+    """Rows held in blocks read one at a time (e.g. one Parquet file per as-of date).
+
+    ``len(blocks)`` is the number of blocks and ``blocks[i]`` reads block ``i``
+    as a DataFrame; reading a block twice gives the same rows.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> pd.DataFrame: ...
 
 
 class EscalationModel(ClassifierMixin, BaseEstimator):
@@ -534,12 +555,114 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             )
         check_forbidden(X, names)
         y_train = _binary_labels(y, len(X), "y")
-        y_valid = _binary_labels(y_val, len(X_val), "y_val")
+        self._learn_schema(names, [_text_values(X, names)])
+        w_train = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        return self._fit_matrix(
+            self._matrix(X, count_unseen=False), y_train, w_train, X_val, y_val,
+            val_sample_weight, started,
+        )  # fmt: skip
 
+    def fit_blocks(
+        self,
+        blocks: RowBlocks,
+        X_val: pd.DataFrame,
+        y_val: Any,
+        *,
+        label_column: str,
+        weight_column: str | None = None,
+        val_sample_weight: Any = None,
+    ) -> EscalationModel:
+        """Train as :meth:`fit` on training rows held in blocks read one at a time.
+
+        The booster is fed one float32 matrix filled block by block (categories
+        as their codes), never a frame of every training row: the peak memory
+        of a fit is that matrix (4 bytes per row and feature), LightGBM's binned
+        dataset (about 1 byte per row and feature) and one block, instead of
+        about six times the matrix through :meth:`fit` (measured: 560 MB for
+        155 732 rows x 156 features through ``fit``).
+
+        Parameters
+        ----------
+        blocks : RowBlocks
+            ``len(blocks)`` blocks; ``blocks[i]`` a DataFrame of training rows
+            with the feature columns, ``label_column`` and (optionally)
+            ``weight_column``. Each block is read twice (schema and labels,
+            then values).
+        X_val, y_val, val_sample_weight
+            As :meth:`fit`.
+        label_column : str
+            Column of the labels 0/1 in every block.
+        weight_column : str, optional
+            Column of the row weights (``1 / share`` for sampled negatives).
+
+        Returns
+        -------
+        self : EscalationModel
+
+        Raises
+        ------
+        ForbiddenFeatureError, FeatureFrameError, ValueError
+            As :meth:`fit`; also when there is no block or no row.
+        """
+        started = time.perf_counter()
+        self._check_params()
+        if len(blocks) == 0:
+            raise FeatureFrameError("blocks: expected at least one block of training rows")
+        if not isinstance(X_val, pd.DataFrame):
+            raise FeatureFrameError(
+                f"X_val: expected a pandas DataFrame, got {type(X_val).__name__}"
+            )
+        names: list[str] = []
+        sizes: list[int] = []
+        labels: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        texts: list[dict[str, np.ndarray]] = []
+        for i in range(len(blocks)):
+            block = blocks[i]
+            if i == 0:
+                names = self._select_features(
+                    block.drop(columns=[label_column, weight_column or label_column])
+                )
+                if not names:
+                    raise FeatureFrameError(
+                        f"blocks: expected at least one feature column, got {list(block.columns)!r}"
+                    )
+            check_forbidden(block, names)
+            sizes.append(len(block))
+            labels.append(
+                _binary_labels(block[label_column], len(block), f"block {i} labels", both=False)
+            )
+            if weight_column is not None:
+                weights.append(block[weight_column].to_numpy(dtype=np.float64))
+            texts.append(_text_values(block, names))
+        y_train = np.concatenate(labels)
+        if len(y_train) == 0 or len(np.unique(y_train)) < 2:
+            raise FeatureFrameError(
+                f"blocks: expected training rows of both classes, got {len(y_train)} rows "
+                f"with labels {sorted(set(y_train.tolist()))!r}"
+            )
+        self._learn_schema(names, texts)
+        matrix = np.empty((len(y_train), len(names)), dtype=np.float32)
+        row = 0
+        for i in range(len(blocks)):
+            block = blocks[i]
+            if len(block) != sizes[i]:
+                raise FeatureFrameError(
+                    f"block {i}: expected the {sizes[i]} rows read first, got {len(block)}"
+                )
+            matrix[row : row + sizes[i]] = self._matrix(block, count_unseen=False)
+            row += sizes[i]
+            del block
+        w_train = np.concatenate(weights) if weight_column is not None else None
+        return self._fit_matrix(matrix, y_train, w_train, X_val, y_val, val_sample_weight, started)
+
+    def _learn_schema(self, names: list[str], texts: Sequence[dict[str, np.ndarray]]) -> None:
+        """Feature order and the categories of text features (union over the blocks' values)."""
         categories: dict[str, list[str]] = {}
+        text_names = set().union(*(t.keys() for t in texts)) if texts else set()
         for name in names:
-            if _is_text_like(X[name]):
-                seen = _as_text(X[name]).dropna().unique()
+            if name in text_names:
+                seen = set().union(*(set(t[name].tolist()) for t in texts if name in t))
                 categories[name] = sorted(str(v) for v in seen)
         self.feature_names_ = names
         self.categories_ = categories
@@ -547,8 +670,21 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.unseen_counts_: dict[str, int] = {}
 
-        X_train_p = self._prepare(X, count_unseen=False)
-        X_val_p = self._prepare(X_val, count_unseen=False)
+    def _fit_matrix(
+        self,
+        matrix: np.ndarray,
+        y_train: np.ndarray,
+        w_train: np.ndarray | None,
+        X_val: pd.DataFrame,
+        y_val: Any,
+        val_sample_weight: Any,
+        started: float,
+    ) -> EscalationModel:
+        """Boost on the float32 training matrix, early stopping and calibration on ``X_val``."""
+        names = self.feature_names_
+        y_valid = _binary_labels(y_val, len(X_val), "y_val")
+        X_val_m = self._matrix(X_val, count_unseen=False)
+        categories = self.categories_
         classifier = lgb.LGBMClassifier(
             objective="binary",
             n_estimators=int(self.n_estimators),
@@ -563,23 +699,24 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         )
         logger.info(
             "fitting booster: %d training rows, %d validation rows, %d features (%d categorical)",
-            len(X_train_p),
-            len(X_val_p),
+            len(matrix),
+            len(X_val_m),
             len(names),
             len(categories),
         )
-        w_train = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         w_val = (
             None if val_sample_weight is None else np.asarray(val_sample_weight, dtype=np.float64)
         )
         classifier.fit(
-            X_train_p,
+            matrix,
             y_train,
             sample_weight=w_train,
-            eval_X=(X_val_p,),
+            eval_X=(X_val_m,),
             eval_y=(y_valid,),
             eval_sample_weight=None if w_val is None else [w_val],
             eval_metric="binary_logloss",
+            feature_name=list(names),
+            categorical_feature=[j for j, n in enumerate(names) if n in categories],
             callbacks=[
                 lgb.early_stopping(
                     int(self.early_stopping_rounds), first_metric_only=True, verbose=False
@@ -590,7 +727,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         best = int(classifier.best_iteration_ or 0)
         self.best_iteration_ = best if best > 0 else int(self.booster_.current_iteration())
 
-        raw_val = self._raw_score(X_val_p)
+        raw_val = self._raw_score(X_val_m)
         if self.calibration == "auto":
             method, scores = choose_calibration(raw_val, y_valid, int(self.random_state), w_val)
         else:
@@ -652,7 +789,47 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                 )
         return pd.DataFrame(data, index=pd.RangeIndex(len(X)), columns=self.feature_names_)
 
-    def _raw_score(self, X_prepared: pd.DataFrame) -> np.ndarray:
+    def _matrix(self, X: pd.DataFrame, *, count_unseen: bool = True) -> np.ndarray:
+        """The booster's input: float32 of shape (n, n_features), categories as codes.
+
+        Values as :meth:`_prepare` (unseen categories missing), held as one
+        C-ordered float32 array instead of a frame, so LightGBM uses it without
+        a copy. A category's code is its index in ``categories_[name]``, which
+        is also the code LightGBM gives a pandas ``category`` column with those
+        categories, so a booster fitted on either form scores both alike.
+        """
+        if not isinstance(X, pd.DataFrame):
+            raise FeatureFrameError(f"X: expected a pandas DataFrame, got {type(X).__name__}")
+        missing = [n for n in self.feature_names_ if n not in X.columns]
+        if missing:
+            raise FeatureFrameError(
+                f"X: missing feature column(s) {missing!r}; the model expects {len(self.feature_names_)} "
+                f"features (see feature_names_)"
+            )
+        out = np.empty((len(X), len(self.feature_names_)), dtype=np.float32)
+        unseen: dict[str, int] = {}
+        for j, name in enumerate(self.feature_names_):
+            column = X[name]
+            if name in self.categories_:
+                text = _as_text(column)
+                known = text.isin(self.categories_[name])
+                n_unseen = int((text.notna() & ~known).sum())
+                if n_unseen:
+                    unseen[name] = n_unseen
+                codes = pd.Categorical(text.where(known), categories=self.categories_[name]).codes
+                out[:, j] = np.where(codes < 0, np.nan, codes)
+            else:
+                out[:, j] = _as_float(column, name)
+        if count_unseen:
+            self.unseen_counts_ = unseen
+            if unseen:
+                logger.warning(
+                    "category values not seen in training scored as missing: %s",
+                    ", ".join(f"{k}: {v} row(s)" for k, v in unseen.items()),
+                )
+        return out
+
+    def _raw_score(self, X_prepared: pd.DataFrame | np.ndarray) -> np.ndarray:
         raw = self.booster_.predict(X_prepared, raw_score=True, num_iteration=self.best_iteration_)
         return np.asarray(raw, dtype=np.float64)
 
@@ -679,7 +856,7 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
             A feature column is missing or a numeric feature holds text.
         """
         self._check_fitted()
-        prob = self.calibrator_.predict(self._raw_score(self._prepare(X)))
+        prob = self.calibrator_.predict(self._raw_score(self._matrix(X)))
         return np.column_stack([1.0 - prob, prob])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

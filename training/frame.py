@@ -161,12 +161,38 @@ class FramePieces:
             frame = frame.drop(columns=IN_SAMPLE)
         return frame.reset_index(drop=True)
 
+    def blocks(
+        self, dates: Iterable[pd.Timestamp], *, sampled: bool, columns: Sequence[str] | None = None
+    ) -> PieceBlocks:
+        """The rows of some dates as blocks read one at a time (one block per date).
+
+        For :meth:`models.risk_model.EscalationModel.fit_blocks`, which never
+        holds every training row in one frame.
+        """
+        return PieceBlocks(self, tuple(dates), sampled, None if columns is None else tuple(columns))
+
     def iter_full(
         self, dates: Iterable[pd.Timestamp], columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
         """Every row of each date in turn (scoring evaluation weeks piece by piece)."""
         for as_of in dates:
             yield self.read_one(as_of, sampled=False, columns=columns)
+
+
+@dataclass(frozen=True)
+class PieceBlocks:
+    """Rows of some as-of dates, one block per date, read on demand (see :meth:`FramePieces.blocks`)."""
+
+    pieces: FramePieces
+    dates: tuple[pd.Timestamp, ...]
+    sampled: bool
+    columns: tuple[str, ...] | None
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def __getitem__(self, i: int) -> pd.DataFrame:
+        return self.pieces.read_one(self.dates[i], sampled=self.sampled, columns=self.columns)
 
 
 def sample_mask(

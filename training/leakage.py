@@ -27,6 +27,8 @@ import pandas as pd
 
 #: Largest single-feature ROC AUC (or its mirror, 1 - AUC) a run accepts.
 MAX_SINGLE_FEATURE_AUC = 0.97
+#: Rows (a seeded sample) on which each single-feature AUC is judged.
+AUC_SAMPLE_ROWS = 200_000
 #: How far a model's test ROC AUC may exceed the oracle's before the run is refused.
 ORACLE_MARGIN = 0.02
 
@@ -50,7 +52,7 @@ def single_feature_aucs(
     feature_names: list[str],
     label_col: str,
     *,
-    max_rows: int = 200_000,
+    max_rows: int = AUC_SAMPLE_ROWS,
     random_state: int = 0,
 ) -> pd.Series:
     """ROC AUC of each numeric feature on its own (missing values rank lowest).

@@ -97,21 +97,34 @@ def fit_model(
     """
     from models.risk_model import EscalationModel
 
-    train = pieces.read(fold.train, sampled=True)
-    if max_train_rows is not None and len(train) > max_train_rows:
-        train = train.sample(max_train_rows, random_state=config.seed).reset_index(drop=True)
-    val = pieces.read(fold.validation, sampled=True)
-    _check_classes(fold, "training", train)
+    weighted = pieces.negative_share < 1.0
+    columns = [*feature_names, LABEL_COLUMN, WEIGHT]
+    val = pieces.read(fold.validation, sampled=True, columns=columns)
     _check_classes(fold, "validation", val)
     model = EscalationModel(**model_params(config, feature_names))
-    weighted = pieces.negative_share < 1.0
+    val_weight = val[WEIGHT].to_numpy() if weighted else None
+    if max_train_rows is None:
+        # one block per as-of date into one float32 matrix: never every training row in a frame
+        positives = sum(pieces.positives.get(d, 0) for d in fold.train)
+        if positives == 0 or positives == sum(pieces.sampled_rows.get(d, 0) for d in fold.train):
+            _check_classes(fold, "training", pieces.read(fold.train, sampled=True, columns=columns))
+        model.fit_blocks(
+            pieces.blocks(fold.train, sampled=True, columns=columns), val, labels_of(val),
+            label_column=LABEL_COLUMN, weight_column=WEIGHT if weighted else None,
+            val_sample_weight=val_weight,
+        )  # fmt: skip
+        return model
+    train = pieces.read(fold.train, sampled=True, columns=columns)
+    if len(train) > max_train_rows:
+        train = train.sample(max_train_rows, random_state=config.seed).reset_index(drop=True)
+    _check_classes(fold, "training", train)
     model.fit(
         train,
         labels_of(train),
         val,
         labels_of(val),
         sample_weight=train[WEIGHT].to_numpy() if weighted else None,
-        val_sample_weight=val[WEIGHT].to_numpy() if weighted else None,
+        val_sample_weight=val_weight,
     )
     return model
 
@@ -119,9 +132,18 @@ def fit_model(
 def _fit_logistic(
     pieces: FramePieces, fold: Fold, feature_names: list[str], config: TrainConfig
 ) -> LogisticBaseline:
-    train = pieces.read(fold.train, sampled=True, columns=[*feature_names, LABEL_COLUMN, WEIGHT])
-    if len(train) > config.max_logistic_rows:
-        train = train.sample(config.max_logistic_rows, random_state=config.seed)
+    columns = [*feature_names, LABEL_COLUMN, WEIGHT]
+    n_rows = sum(pieces.sampled_rows.get(d, 0) for d in fold.train)
+    if n_rows <= config.max_logistic_rows:
+        train = pieces.read(fold.train, sampled=True, columns=columns)
+    else:
+        # a seeded sample of each piece: never every training row in one frame
+        rng = np.random.default_rng(config.seed)
+        share = config.max_logistic_rows / n_rows
+        parts = []
+        for block in pieces.blocks(fold.train, sampled=True, columns=columns):
+            parts.append(block[rng.random(len(block)) < share])
+        train = pd.concat(parts, ignore_index=True)
     weight = train[WEIGHT].to_numpy() if pieces.negative_share < 1.0 else None
     return LogisticBaseline(feature_names, random_state=config.seed).fit(
         train, labels_of(train), sample_weight=weight

@@ -475,9 +475,18 @@ def _leakage_canary(pieces: FramePieces, feature_names: list[str], config: Train
     models are fitted on): sampling negatives at random leaves a feature's
     ROC AUC unchanged in expectation.
     """
-    from training.leakage import LeakageError, check_features
+    from training.leakage import AUC_SAMPLE_ROWS, LeakageError, check_features
 
-    rows = pieces.read(pieces.dates, sampled=True, columns=[*feature_names, LABEL_COLUMN])
+    # a seeded share of each piece, so that no more than the rows the AUCs use are ever held
+    # (single_feature_aucs samples max_rows rows anyway; every row at 1 M households is ~5 GB)
+    share = min(1.0, AUC_SAMPLE_ROWS / max(pieces.n_sampled, 1))
+    rng = np.random.default_rng(config.seed)
+    parts = []
+    for as_of in pieces.dates:
+        piece = pieces.read_one(as_of, sampled=True, columns=[*feature_names, LABEL_COLUMN])
+        parts.append(piece if share >= 1.0 else piece[rng.random(len(piece)) < share])
+    rows = pd.concat(parts, ignore_index=True)
+    del parts
     try:
         check_features(rows, feature_names, LABEL_COLUMN, random_state=config.seed)
     except LeakageError as err:
