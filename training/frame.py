@@ -194,6 +194,10 @@ class PieceBlocks:
     def __getitem__(self, i: int) -> pd.DataFrame:
         return self.pieces.read_one(self.dates[i], sampled=self.sampled, columns=self.columns)
 
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for i in range(len(self.dates)):
+            yield self[i]
+
 
 def sample_mask(
     labels: np.ndarray, as_of: pd.Timestamp, share: float, random_state: int
