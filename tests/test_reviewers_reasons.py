@@ -111,3 +111,23 @@ def test_a_fitted_model_shows_its_planted_driver_as_the_main_reason_of_its_top_r
     assert table.loc["disputes_90d_unresolved", "reason_first_share_top"] == pytest.approx(first)
     assert first > 0.5
     assert table["ratio"].to_dict()["disputes_90d_unresolved"] > 1.5
+
+
+def test_the_crosstab_read_week_by_week_equals_the_crosstab_of_every_row() -> None:
+    """The by-date crosstab (one week's features at a time, #12) gives the same table."""
+    from training.reviewers import top_share_crosstab_by_date
+
+    rows = _rows()
+    rows.loc[rows.index % 7 == 0, "a"] = np.nan
+    scored = rows[["household_id", "as_of", "fold", "score"]]
+    features = rows.drop(columns=["score", "fold"])
+    reads: list[pd.Timestamp] = []
+
+    def read(as_of: pd.Timestamp) -> pd.DataFrame:
+        reads.append(as_of)
+        return features[features["as_of"] == as_of]
+
+    by_date = top_share_crosstab_by_date(scored, read, "score", ["a", "b"], share=0.01)
+    whole = top_share_crosstab(rows, "score", ["a", "b"], share=0.01)
+    assert len(reads) == 2
+    pd.testing.assert_frame_equal(by_date, whole, check_exact=False, rtol=1e-12)

@@ -201,6 +201,84 @@ def top_share_crosstab(
     return _with_reasons(table, reasons)
 
 
+def top_share_crosstab_by_date(
+    scored: pd.DataFrame,
+    read_features: Callable[[pd.Timestamp], pd.DataFrame],
+    score_col: str,
+    feature_names: Sequence[str],
+    share: float = 0.01,
+    explain: Explainer | None = None,
+) -> pd.DataFrame:
+    """:func:`top_share_crosstab`, reading one as-of date's features at a time.
+
+    The same table, accumulated date by date (sums, counts of values and of
+    values above 0, in the top and in the rest), so that only one test week's
+    features and the top rows are ever held: every test week of a 1 000 000
+    household prefecture is about 7.5 GB of features.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Scored test rows: ``household_id``, ``as_of``, ``score_col`` (and
+        ``fold``, kept for ``explain``).
+    read_features : callable (as_of) -> DataFrame
+        The keys and features of one as-of date's rows.
+    score_col, feature_names, share, explain
+        As :func:`top_share_crosstab`.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`top_share_crosstab`.
+    """
+    keep = [*KEY_COLUMNS, *(["fold"] if "fold" in scored.columns else []), score_col]
+    sums: dict[str, np.ndarray] = {}  # sum, values, above 0: top then rest
+    n_top = n_rest = 0
+    tops = []
+    for as_of in sorted(set(scored["as_of"])):
+        part = scored.loc[scored["as_of"] == as_of, keep].reset_index(drop=True)
+        features = read_features(as_of)
+        rows = part.merge(features, on=list(KEY_COLUMNS), how="left")
+        on = top_share_mask(rows, score_col, share)
+        n_top, n_rest = n_top + int(on.sum()), n_rest + int((~on).sum())
+        for name in feature_names:
+            if name not in rows.columns or not pd.api.types.is_numeric_dtype(rows[name]):
+                continue
+            x = pd.to_numeric(rows[name], errors="coerce").astype("float64").to_numpy()
+            acc = sums.setdefault(name, np.zeros(6))
+            for offset, values in ((0, x[on]), (3, x[~on])):
+                seen = ~np.isnan(values)
+                acc[offset] += values[seen].sum()
+                acc[offset + 1] += seen.sum()
+                acc[offset + 2] += (np.nan_to_num(values) > 0).sum()
+        if explain is not None:
+            tops.append(rows.loc[on])
+        del features, rows
+    reasons = None
+    if explain is not None:
+        top = pd.concat(tops, ignore_index=True) if tops else pd.DataFrame()
+        reasons = reason_shares(top, explain)
+    out = []
+    for name, acc in sums.items():
+        mt = acc[0] / acc[1] if acc[1] else math.nan
+        mr = acc[3] / acc[4] if acc[4] else math.nan
+        out.append(
+            {
+                "feature": name,
+                "mean_top": float(mt),
+                "mean_rest": float(mr),
+                "ratio": mt / mr if mr else math.nan,
+                "share_nonzero_top": acc[2] / n_top if n_top else math.nan,
+                "share_nonzero_rest": acc[5] / n_rest if n_rest else math.nan,
+            }
+        )
+    table = pd.DataFrame(out)
+    if not len(table):
+        table = pd.DataFrame(columns=["feature", "mean_top", "mean_rest", "ratio"])
+    table = table.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
+    return _with_reasons(table, reasons)
+
+
 def reason_shares(top: pd.DataFrame, explain: Explainer) -> pd.DataFrame:
     """Share of the top rows shown each reason (any rank, and first).
 
@@ -550,7 +628,7 @@ class RunReview:
 
 
 def review_run(
-    frame: pd.DataFrame,
+    read_features: Callable[[Sequence[pd.Timestamp]], pd.DataFrame],
     scored: pd.DataFrame,
     feature_names: Sequence[str],
     *,
@@ -566,10 +644,17 @@ def review_run(
 ) -> RunReview:
     """Champion comparison, list stability and the top-1 % crosstab of one run (module docstring).
 
+    ``read_features`` (as-of dates -> keys and features of those dates' test rows) is
+    called for the latest fold's weeks (the champion) and then for one week at a time
+    (the crosstab), so that every test week's features are never held at once.
+
     ``signing_key`` checks the champion's signature (:func:`champion_comparison_for_run`);
     ``fold_models`` (fold name -> the fold's fitted model) gives the reasons of the top-1 %
     rows, each explained by the model that scored it (:func:`top_share_crosstab`).
     """
+    last_fold = scored.groupby("fold")["as_of"].max().idxmax() if len(scored) else None
+    latest_dates = sorted(set(scored.loc[scored["fold"] == last_fold, "as_of"]))
+    frame = read_features(latest_dates) if latest_dates else pd.DataFrame(columns=KEY_COLUMNS)
     champion = champion_comparison_for_run(
         frame,
         scored,
@@ -583,14 +668,12 @@ def review_run(
         signing_key=signing_key,
     )
     stability = week_to_week_jaccard(scored, model_col, k=20)
+    del frame
     with_fold = "fold" in scored.columns
-    rows = scored[[*KEY_COLUMNS, *(["fold"] if with_fold else []), model_col]].merge(
-        frame[[*KEY_COLUMNS, *[c for c in feature_names if c in frame.columns]]],
-        on=list(KEY_COLUMNS),
-        how="left",
-    )
     explain = fold_explainer(fold_models) if fold_models and with_fold else None
-    crosstab = top_share_crosstab(rows, model_col, feature_names, share=0.01, explain=explain)
+    crosstab = top_share_crosstab_by_date(
+        scored, lambda d: read_features([d]), model_col, feature_names, share=0.01, explain=explain
+    )
     from training.list_audit import list_bias_audit
 
     audit = list_bias_audit(

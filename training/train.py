@@ -424,17 +424,17 @@ def run_training(
             if ORACLE in scorers:
                 _oracle_canary(pooled)
         with stage("reviewers' tools"):
-            # the test weeks' features (written in full), for the champion and the crosstab
-            test_rows = pieces.read(
-                sorted(set(scored["as_of"])), sampled=False, columns=[*KEY_COLUMNS, *features]
-            )
+            # the test weeks' features (written in full), read back a few weeks at a time
+            def test_rows(dates: Sequence[pd.Timestamp]) -> pd.DataFrame:
+                return pieces.read(dates, sampled=False, columns=[*KEY_COLUMNS, *features])
+
             review = review_run(
                 test_rows, scored, features, tracking_uri=tracking_uri, model_name=model_name,
                 ks=list(config.capacity_shares), group_ks=[config.capacity_per_township],
                 n_boot=config.n_bootstrap, random_state=config.seed, model_col=MODEL,
                 signing_key=signing_key, fold_models=fold_models,
             )  # fmt: skip
-            del test_rows, fold_models
+            del fold_models
         with stage("fit final model"):
             final_model = fit(pieces, plan.final, features, config)
     except (FoldError, FrameError) as err:
