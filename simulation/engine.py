@@ -215,6 +215,18 @@ class _Draws:
             return self.rng.uniform(lo, hi, idx.size)
         return lo + (hi - lo) * self._u(site, idx)
 
+    def conduct(self, conduct_rng: np.random.Generator, site: int, idx: np.ndarray) -> np.ndarray:
+        """Officers' per-visit conduct draws: ``conduct_rng`` without a seed, keyed with one.
+
+        A fabricated or perfunctory visit discloses nothing and mediates nothing, so in
+        policy mode these draws shape the latent state and must be keyed like the others:
+        a sequential draw would shift for every later visit as soon as one policy's
+        revisit changed one household's follow-up date.
+        """
+        if self.seed is None:
+            return conduct_rng.random(idx.size)
+        return self._u(site, idx)
+
 
 @dataclass
 class _Latent:
@@ -330,9 +342,10 @@ def run(
     revisits : RevisitHook or None
         Policy mode (:mod:`simulation.revisits`): every Monday ``revisits.choose`` picks
         the week's revisits, which the engine carries out with ``revisits.effect``;
-        fixed-size daily draws then come from ``revisits.fixed_rng`` and revisit
-        outcomes from ``revisits.rng``. ``None``: no revisits, one generator (the
-        output of ``revisit simulate`` depends on nothing else).
+        latent draws (officers' conduct included) are then keyed by (day, site,
+        household) from ``revisits.draw_seed`` and revisit outcomes come from
+        ``revisits.rng``. ``None``: no revisits, one generator (the output of
+        ``revisit simulate`` depends on nothing else).
 
     Returns
     -------
@@ -557,13 +570,13 @@ def run(
         if idx.size:
             m = idx.size
             k_i = kind_hh[idx]
-            c_u = conduct_rng.random(m)
+            c_u = dr.conduct(conduct_rng, 23, idx)
             fab = (k_i == 1) & (c_u < share_hh[idx])
             perf = (k_i == 2) & (c_u < share_hh[idx])
             nobody = dr.random(14, idx) < W.NOBODY_HOME
             persons = np.where(nobody, 0, 1 + rng.binomial(np.maximum(world.size[idx] - 1, 0), 0.5))
             # a made-up record claims one or two people met, now and then nobody home
-            c_p = conduct_rng.random(m)
+            c_p = dr.conduct(conduct_rng, 24, idx)
             claimed = np.where(c_p < 0.1, 0, np.where(c_p < 0.75, 1, 2))
             persons = np.where(fab, claimed, np.where(perf, np.maximum(persons, 1), persons))
             nobody = np.where(fab | perf, persons == 0, nobody)
@@ -642,7 +655,7 @@ def run(
             followup[idx[done]] = -1
             hz = world.hazards[idx] & (rng.random((m, len(W.HAZARD_CODES))) < W.HAZARD_DISCLOSURE)
             hz &= ~(nobody | fab | perf)[:, None]
-            hz &= ~(hard_hh[idx][:, None] & (conduct_rng.random((m, 1)) < 0.5))
+            hz &= ~(hard_hh[idx][:, None] & (dr.conduct(conduct_rng, 25, idx)[:, None] < 0.5))
             vis["hh"].append(idx)
             vis["day"].append(np.full(m, d, np.int32))
             vis["minute"].append(rng.integers(510, 1110, m).astype(np.int32))

@@ -38,9 +38,12 @@ Random numbers (common random numbers)
 --------------------------------------
 In policy mode every draw that shapes the latent state (escalations and their
 consequences, dispute calls, onsets and their type, severity and duration, routine
-visits, disclosure and mediation at ordinary visits, follow-up dates) is keyed by
-(day, site, household) from ``draw_seed``; revisit outcomes come from ``rng``; draws
-that only shape records (times of day, persons met) come from the run's generator.
+visits, disclosure and mediation at ordinary visits, follow-up dates, and the
+fabricating and perfunctory officers' per-visit draws, since a made-up visit
+discloses and mediates nothing) is keyed by (day, site, household) from
+``draw_seed``; revisit outcomes come from ``rng``; draws that only shape records
+(times of day, persons met) come from the run's generator. A household that no
+policy revisits therefore lives the same life under every policy of one seed.
 Two policies of one seed therefore share their random numbers: a household escalates
 under both unless a revisit changed its hazard, which makes "averted" a paired
 difference with little noise. ``revisit simulate`` (no hook) draws everything from its
