@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
                 "--policy",
                 help="Comma-separated policies, or 'all': none, random, rule:prior-escalations, "
                 "rule:open-disputes, rule:combined, model, oracle ('none' always runs: it is the "
-                "reference).",
+                "reference); also model:risk (risk ranking alone) and model:active.",
             ),
         ] = "all",
         seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds.")] = "0,1,2",
@@ -93,16 +93,19 @@ def register(app: typer.Typer) -> None:
 
         from simulation.errors import SimulationError
         from simulation.policy import report
-        from simulation.policy.loop import POLICIES, PolicyConfig, run_policy
+        from simulation.policy.loop import ALL_POLICIES, POLICIES, PolicyConfig, run_policy
         from simulation.revisits import RevisitEffect
 
         configure_logging()
         names = (
             list(POLICIES) if policy.strip() == "all" else [p.strip() for p in policy.split(",")]
         )
-        unknown = [p for p in names if p not in POLICIES]
+        unknown = [p for p in names if p not in ALL_POLICIES]
         if unknown:
-            fail(f"--policy must name policies from {list(POLICIES)!r}, got {unknown!r}", code=2)
+            fail(
+                f"--policy must name policies from {list(ALL_POLICIES)!r}, got {unknown!r}",
+                code=2,
+            )
         names = ["none", *[p for p in names if p != "none"]]
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -197,6 +200,12 @@ def register(app: typer.Typer) -> None:
                 f"model - {goals['strongest_rule']}: {_fmt(goals['model_minus_rule'], 1)} averted "
                 f"[{_fmt(goals['model_minus_rule_low'], 1)}, "
                 f"{_fmt(goals['model_minus_rule_high'], 1)}]"
+            )
+        if "model_minus_risk" in goals:
+            typer.echo(
+                f"model - model:risk: {_fmt(goals['model_minus_risk'], 1)} averted "
+                f"[{_fmt(goals['model_minus_risk_low'], 1)}, "
+                f"{_fmt(goals['model_minus_risk_high'], 1)}]"
             )
         if "model_share_of_oracle" in goals:
             typer.echo(f"model / oracle averted: {goals['model_share_of_oracle']:.0%}")

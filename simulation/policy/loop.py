@@ -14,10 +14,14 @@ Policies
 ``none``  no revisits. ``random``  uniform among eligible households.
 ``rule:prior-escalations|open-disputes|combined``  the officers' rules
 (:func:`training.baselines.officer_rule_scores`) on the feature table.
-``model``  :class:`models.risk_model.EscalationModel` trained on the records at the
-first policy Monday and, with ``retrain_every`` M > 0, retrained every M weeks on the
-latest ``train_weeks`` weeks of labelled as-of dates (data produced under its own
-policy: the feedback loop); ``retrain_every=0`` keeps it frozen.
+``model``  ranks by the expected benefit of a revisit, ``p_risk x p_active``
+(:mod:`simulation.policy.model_policy`: the risk model times a classifier of "a visit
+would find an active dispute", both on the records), trained at the first policy
+Monday and, with ``retrain_every`` M > 0, retrained every M weeks on the latest
+``train_weeks`` weeks of labelled as-of dates (data produced under its own policy:
+the feedback loop); ``retrain_every=0`` keeps it frozen. ``model:risk`` ranks by the
+risk model alone (the policy before), ``model:active`` by ``p_active`` alone; neither
+is in ``all``.
 ``oracle``  the simulator's latent truth: households with an active dispute, highest
 escalation probability first. The only policy that sees past the records.
 
@@ -40,6 +44,7 @@ import pandas as pd
 from simulation import engine
 from simulation import world as W
 from simulation.errors import SimulationConfigError
+from simulation.policy.model_policy import MODEL_VARIANTS, ModelPolicy
 from simulation.policy.records import Records, escalation_codes
 from simulation.policy.select import ARM_LOTTERY_WIN, ARM_RANKED, select
 from simulation.revisits import RevisitEffect, WeekView
@@ -50,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 RULES = ("rule:prior-escalations", "rule:open-disputes", "rule:combined")
 POLICIES: tuple[str, ...] = ("none", "random", *RULES, "model", "oracle")
+#: Every policy a run accepts: ``POLICIES`` (what ``all`` runs) and the model's other
+#: rankings (``model:risk``, ``model:active``; :mod:`simulation.policy.model_policy`).
+ALL_POLICIES: tuple[str, ...] = (*POLICIES, *(v for v in MODEL_VARIANTS if v not in POLICIES))
 #: Monday 1 January 2024: the default first day of a policy run's window.
 DEFAULT_START = dt.date(2024, 1, 1)
 #: ASSUMPTION: targeted revisits per officer-day (a sweep reached 11.8 households per
@@ -66,7 +74,7 @@ class PolicyConfig:
     Parameters
     ----------
     policy : str
-        One of ``POLICIES``.
+        One of ``ALL_POLICIES``.
     households : int
         Households of the world (>= 100).
     weeks : int
@@ -115,8 +123,10 @@ class PolicyConfig:
         SimulationConfigError
             If a parameter is out of range.
         """
-        if self.policy not in POLICIES:
-            raise SimulationConfigError(f"policy must be one of {POLICIES!r}, got {self.policy!r}")
+        if self.policy not in ALL_POLICIES:
+            raise SimulationConfigError(
+                f"policy must be one of {ALL_POLICIES!r}, got {self.policy!r}"
+            )
         checks = (
             ("weeks", self.weeks >= 1),
             ("capacity", self.capacity >= 0),
@@ -191,27 +201,6 @@ class PolicyResult:
     seconds: float
 
 
-def model_params() -> dict[str, Any]:
-    """LightGBM settings of the model policy.
-
-    The training run's tree shape (``training.config.LightGBMConfig``: 15 leaves, 1 000
-    rows a leaf, chosen on validation weeks of the demo prefecture) at a faster
-    learning rate (0.05, at most 500 rounds, early stopping after 30) so that a
-    20 000-household run with four trainings fits in 10 minutes. Calibration is not
-    needed to rank.
-    """
-    from training.config import LightGBMConfig
-
-    cfg = LightGBMConfig()
-    return {
-        "n_estimators": 500,
-        "learning_rate": 0.05,
-        "num_leaves": cfg.num_leaves,
-        "min_child_samples": cfg.min_child_samples,
-        "early_stopping_rounds": 30,
-    }
-
-
 def _local_midnight(start: dt.date, day: int) -> pd.Timestamp:
     return pd.Timestamp(start + dt.timedelta(days=day)).tz_localize(TIMEZONE)
 
@@ -226,7 +215,7 @@ class _Policy:
         seed = int(config.seed)
         self.draw_seed = seed * 1_000 + 1
         self.rng = np.random.default_rng([seed, 2])
-        self.choice_rng = np.random.default_rng([seed, 3, POLICIES.index(config.policy)])
+        self.choice_rng = np.random.default_rng([seed, 3, ALL_POLICIES.index(config.policy)])
         self.records = Records(world, config.start, [seed, 4])
         self.last_week = np.full(world.n, -(10**6), np.int64)
         self.snapshots: list[np.ndarray] = []
@@ -234,47 +223,34 @@ class _Policy:
         self.sel_hh: list[np.ndarray] = []
         self.sel_arm: list[np.ndarray] = []
         self.revisit_active = 0
-        self.model: Any = None
-        self.rounds: list[dict[str, Any]] = []
+        self.model = (
+            ModelPolicy(MODEL_VARIANTS[config.policy], seed)
+            if config.policy in MODEL_VARIANTS
+            else None
+        )
 
     # ------------------------------------------------------------- scoring
-    def _frame(self, day: int, dates: list[pd.Timestamp], labels: bool) -> pd.DataFrame:
+    def _frame(
+        self, day: int, dates: list[pd.Timestamp], labels: bool
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         from features.build import build_features
 
         visits, incidents = self.records.tables(day)
-        return build_features(visits, incidents, dates, with_labels=labels)
+        return build_features(visits, incidents, dates, with_labels=labels), visits
 
     def _index(self, frame: pd.DataFrame) -> np.ndarray:
         return frame["household_id"].str.slice(1).astype(np.int64).to_numpy() - 1
 
     def _train(self, day: int, week: int) -> None:
-        from models.risk_model import EscalationModel
         from warehouse.contract import LABEL_COLUMN
 
-        started = time.perf_counter()
         c = self.config
         last = day - 35  # a Monday whose 30-day horizon ended before today
         days = [last - 14 * k for k in range(max(2, c.train_weeks // 2)) if last - 14 * k >= 28]
         dates = [_local_midnight(c.start, d) for d in sorted(days)]
-        frame = self._frame(day, dates, labels=True)
-        frame = frame[frame[LABEL_COLUMN].notna()]
-        cut = dates[-2] if len(dates) > 2 else dates[-1]
-        train, val = frame[frame["as_of"] < cut], frame[frame["as_of"] >= cut]
-        y, y_val = train[LABEL_COLUMN].astype(int), val[LABEL_COLUMN].astype(int)
-        if y.nunique() < 2 or y_val.nunique() < 2:
-            logger.warning("week %d: too few positive labels to train; keeping the old model", week)
-            return
-        self.model = EscalationModel(
-            **model_params(), calibration="none", random_state=int(c.seed), n_jobs=2
-        ).fit(train, y, val, y_val)
-        self.rounds.append(
-            {
-                "week": week,
-                "rows": len(frame),
-                "positives": int(y.sum() + y_val.sum()),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
+        frame, visits = self._frame(day, dates, labels=True)
+        assert self.model is not None
+        self.model.train(frame[frame[LABEL_COLUMN].notna()], visits, week)
 
     def _scores(self, view: WeekView, week: int) -> np.ndarray:
         c = self.config
@@ -283,13 +259,18 @@ class _Policy:
             return self.choice_rng.random(n)
         if c.policy == "oracle":
             return np.where(view.active, view.oracle_prob, 0.0)
-        if c.policy == "model" and (
-            self.model is None or (c.retrain_every and week % c.retrain_every == 0)
+        if self.model is not None and (
+            not self.model.ready or (c.retrain_every and week % c.retrain_every == 0)
         ):
             self._train(view.day, week)
-        frame = self._frame(view.day, [_local_midnight(c.start, view.day)], labels=False)
-        if c.policy == "model":
-            values = self.model.predict_proba(frame)[:, 1]
+        frame, _ = self._frame(view.day, [_local_midnight(c.start, view.day)], labels=False)
+        if self.model is not None:
+            if not self.model.ready:
+                raise SimulationConfigError(
+                    f"the {c.policy!r} policy found too few labelled rows to train on at "
+                    f"policy week {week}; expected a longer burn-in or a larger world"
+                )
+            values = self.model.score(frame)
         else:
             from training.baselines import officer_rule_scores
 
@@ -401,7 +382,7 @@ def run_policy(config: PolicyConfig) -> PolicyResult:
         revisits_found_dispute=int(log.visits["has_dispute"][rv].astype(bool).sum()),
         revisits_active=hook.revisit_active,
         log=_selection_log(hook, log, config),
-        rounds=hook.rounds,
+        rounds=hook.model.rounds if hook.model is not None else [],
         seconds=time.perf_counter() - started,
     )
     logger.info(
@@ -418,6 +399,7 @@ def run_policy(config: PolicyConfig) -> PolicyResult:
 __all__ = [
     "ARM_LOTTERY_WIN",
     "ARM_RANKED",
+    "ALL_POLICIES",
     "POLICIES",
     "PolicyConfig",
     "PolicyResult",

@@ -18,8 +18,8 @@ from scipy import stats
 
 from simulation.policy.estimate import estimate_effect
 from simulation.policy.loop import (
+    ALL_POLICIES,
     OUTCOME_DAYS,
-    POLICIES,
     REVISITS_PER_OFFICER_DAY,
     RULES,
     PolicyResult,
@@ -82,7 +82,7 @@ def summary_frame(results: Sequence[PolicyResult]) -> pd.DataFrame:
                 "seconds": round(r.seconds, 1),
             }
         )
-    order = {p: k for k, p in enumerate(POLICIES)}
+    order = {p: k for k, p in enumerate(ALL_POLICIES)}
     frame = pd.DataFrame(rows)
     return frame.sort_values(["policy", "seed"], key=lambda s: s.map(order).fillna(s)).reset_index(
         drop=True
@@ -153,7 +153,11 @@ def county_table(results: Sequence[PolicyResult]) -> pd.DataFrame:
 
 
 def comparisons(summary: pd.DataFrame) -> dict[str, Any]:
-    """The goals' figures: model vs the strongest rule (paired by seed) and vs the oracle."""
+    """The goals' figures: model vs the strongest rule (paired by seed) and vs the oracle.
+
+    Also the model's benefit ranking vs its plain risk ranking (``model:risk``), paired
+    by seed, when both ran.
+    """
     out: dict[str, Any] = {}
     wide = summary.pivot(index="seed", columns="policy", values="averted")
     rules = [r for r in RULES if r in wide.columns]
@@ -164,6 +168,9 @@ def comparisons(summary: pd.DataFrame) -> dict[str, Any]:
             diff = (wide["model"] - wide[best]).dropna()
             m, lo, hi = interval(diff.to_numpy())
             out.update(model_minus_rule=m, model_minus_rule_low=lo, model_minus_rule_high=hi)
+    if "model" in wide.columns and "model:risk" in wide.columns:
+        m, lo, hi = interval((wide["model"] - wide["model:risk"]).dropna().to_numpy())
+        out.update(model_minus_risk=m, model_minus_risk_low=lo, model_minus_risk_high=hi)
     if "model" in wide.columns and "oracle" in wide.columns:
         oracle = float(wide["oracle"].mean())
         out["model_share_of_oracle"] = float(wide["model"].mean()) / oracle if oracle else math.nan
@@ -180,7 +187,7 @@ def feedback_table(results: Sequence[PolicyResult]) -> pd.DataFrame:
     base = _none_by_seed(results)
     rows = []
     for r in results:
-        if r.config.policy != "model" or not r.rounds:
+        if not r.config.policy.startswith("model") or not r.rounds:
             continue
         none = base[r.config.seed]
         starts = [int(x["week"]) for x in r.rounds] + [r.config.weeks]
@@ -191,6 +198,7 @@ def feedback_table(results: Sequence[PolicyResult]) -> pd.DataFrame:
             per_1000 = 1000 * averted_c / np.maximum(r.county_households, 1)
             rows.append(
                 {
+                    "policy": r.config.policy,
                     "seed": r.config.seed,
                     "round": k,
                     "weeks": f"{lo}-{hi - 1}",
