@@ -13,7 +13,8 @@ ingested, with their recording and review delays). The rest of ``simulation/``
 (the world) imports nothing of ours but ``warehouse.contract``.
 
 Modules: :mod:`.records` (event log -> canonical tables), :mod:`.select` (capacity,
-cooldown, lottery at the margin), :mod:`.loop` (one policy-seed run),
+cooldown, lottery at the margin), :mod:`.model_policy` (the model's benefit ranking:
+risk times the chance a visit finds an active dispute), :mod:`.loop` (one policy-seed run),
 :mod:`.estimate` (the revisit-effect estimators), :mod:`.report` (figures, table,
 plots, MLflow).
 """

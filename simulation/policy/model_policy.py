@@ -31,6 +31,10 @@ the risk is mostly dispute-driven, ``p_risk`` already holds ``p_active`` and the
 product weighs it twice, which favours the households most surely in dispute, the
 ones a revisit can help. ``model:risk`` keeps the plain risk ranking (the policy
 before this change) for comparison; ``model:active`` ranks by ``p_active`` alone.
+Measured on 20 000 households, three seeds (README): the benefit ranking averted
+18 more escalations than the risk ranking, interval [-7, 43] (within noise), and
+its revisits found a dispute more often (16.3 % against 14.5 %); on a 4 000-household
+world with K = 20 it averted 5-6 more on average over three seeds.
 
 Training cost
 -------------
@@ -59,7 +63,6 @@ MODEL_VARIANTS: dict[str, str] = {
     "model": "benefit",
     "model:risk": "risk",
     "model:active": "active",
-    "model:split": "split",
 }
 #: Days after an as-of date in which a visit's record answers "is a dispute active?".
 ACTIVE_WINDOW_DAYS = 14
@@ -186,8 +189,8 @@ class ModelPolicy:
     @property
     def ready(self) -> bool:
         """Whether every classifier the variant needs has been trained."""
-        need_risk = self.variant in ("benefit", "risk", "split")
-        need_active = self.variant in ("benefit", "active", "split")
+        need_risk = self.variant in ("benefit", "risk")
+        need_active = self.variant in ("benefit", "active")
         return (self.risk is not None or not need_risk) and (
             self.active is not None or not need_active
         )
@@ -241,7 +244,7 @@ class ModelPolicy:
             else:
                 self.risk = self._fit(parts, self.negative_share)
             entry.update(risk_sample_rows=int(keep.sum()), positives=int(y.sum()))
-        if self.variant in ("benefit", "active", "split"):
+        if self.variant in ("benefit", "active"):
             ya = active_labels(frame, visits)
             known = ya.notna().to_numpy()
             parts = _split(frame[known], ya[known], np.ones(int(known.sum())), cut)
@@ -250,14 +253,6 @@ class ModelPolicy:
             else:
                 self.active = self._fit(parts)
             entry.update(active_rows=int(known.sum()), active_positives=int(ya[known].sum()))
-        if self.variant == "split":
-            found = (ya == 1).fillna(False).to_numpy(bool)
-            y = frame[LABEL_COLUMN].astype(int)
-            parts = _split(frame[found], y[found], np.ones(int(found.sum())), cut)
-            if parts is None:
-                logger.warning("week %d: too few escalations after a found dispute", week)
-            else:
-                self.risk = self._fit(parts, 0.1)
         entry["seconds"] = round(time.perf_counter() - started, 1)
         self.rounds.append(entry)
 
@@ -282,8 +277,8 @@ class ModelPolicy:
         if not self.ready:
             raise RuntimeError(f"the {self.variant!r} ranking needs trained classifiers, got none")
         out = np.ones(len(frame))
-        if self.variant in ("benefit", "risk", "split"):
+        if self.variant in ("benefit", "risk"):
             out *= self.risk.predict_proba(frame)[:, 1]
-        if self.variant in ("benefit", "active", "split"):
+        if self.variant in ("benefit", "active"):
             out *= self.active.predict_proba(frame)[:, 1]
         return out
