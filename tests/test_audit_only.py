@@ -208,13 +208,20 @@ def test_training_audits_the_declared_attribute_without_feeding_it_to_the_model(
         ),
     )
     seen: list[list[str]] = []
-    fit = EscalationModel.fit
+    fit, fit_blocks = EscalationModel.fit, EscalationModel.fit_blocks
 
     def spy(self, X, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         seen.append([str(c) for c in X.columns])
         return fit(self, X, *args, **kwargs)
 
+    def spy_blocks(self, blocks, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        # training feeds the booster block by block (one block per as-of date)
+        seen.extend([str(c) for c in blocks[i].columns] for i in range(len(blocks)))
+        seen.append([str(c) for c in self.feature_names])
+        return fit_blocks(self, blocks, *args, **kwargs)
+
     monkeypatch.setattr(EscalationModel, "fit", spy)
+    monkeypatch.setattr(EscalationModel, "fit_blocks", spy_blocks)
     result = run_training(**_kw(home, tmp_path), audit_only=("ethnicity",))
     assert seen and not any("ethnicity" in cols or "value" in cols for cols in seen)
     assert "ethnicity" not in result.scored.columns
