@@ -9,8 +9,9 @@ that its peak resident memory is its own (``ru_maxrss`` of that child from
 3. ``revisit features`` (today's snapshot; ``--dask local:2`` with ``--dask``);
 4. ``revisit train`` (frame in pieces, 3 out-of-time folds with baselines and
    the oracle, final model, MLflow);
-5. ``revisit promote`` (refused, exit 3, when the model does not beat the hand
-   rule: the stage still counts);
+5. ``revisit promote --force --reason ...`` (signed with ``REVISIT_SIGNING_KEY``,
+   a benchmark key unless set; the gate's refusal is overridden and recorded so
+   that the serving stage has a champion);
 6. serving start-up: the champion loaded and the 1-date snapshot built and
    scored, as ``revisit serve`` does before it listens;
 7. the peer (``--peer``): DuckDB computing the same weekly training frame for
@@ -108,7 +109,9 @@ def stage_commands(
         extra = ["--negative-share", str(negative_share)] if negative_share else []
         return [*REVISIT, "train", "--ground-truth", str(exports / "ground_truth"), *extra]
     if name == "promote":
-        return [*REVISIT, "promote"]
+        # serving start-up needs a champion: a refusal of the gate is overridden, on the record
+        reason = "benchmark: the serving start-up stage needs a champion"
+        return [*REVISIT, "promote", "--force", "--reason", reason]
     if name == "serve":
         return [sys.executable, "-c", _SERVE]
     if name == "peer":
@@ -137,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         "REVISIT_HOME": str(home),
         "REVISIT_ID_SECRET": os.environ.get(
             "REVISIT_ID_SECRET", "bench-secret-not-for-production-use"
+        ),
+        # promote signs the version and serving verifies it (issue #10)
+        "REVISIT_SIGNING_KEY": os.environ.get(
+            "REVISIT_SIGNING_KEY", "bench-signing-key-not-for-production-use"
         ),
         "PYTHONWARNINGS": "ignore",
     }
