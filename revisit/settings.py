@@ -43,7 +43,9 @@ class Settings(BaseSettings):
         never model features. Default: none.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # case_sensitive: with populate_by_name, a field name is also read from the environment,
+    # and case-insensitively `home` would read $HOME (the default home was the user's home)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=True)
 
     home: Path = Field(default=Path("revisit-data"), validation_alias="REVISIT_HOME")
     id_secret: SecretStr | None = Field(default=None, validation_alias="REVISIT_ID_SECRET")

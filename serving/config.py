@@ -53,7 +53,9 @@ class ServingSettings(BaseSettings):
         ``$REVISIT_PAGE_CACHE_BYTES``; default 64 MiB (about 2 400 pages of 50 rows).
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # case_sensitive: with populate_by_name, a field name is also read from the environment,
+    # and case-insensitively `home` would read $HOME (the default home was the user's home)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=True)
 
     home: Path = Field(default=Path("revisit-data"), validation_alias="REVISIT_HOME")
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
