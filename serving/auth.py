@@ -253,7 +253,7 @@ class TokenStore:
             raise ValueError(f"expected a level in {LEVELS!r}, got {level!r}")
         if role in SCOPED_ROLES and level is None:
             raise ValueError(
-                f"a {role} token needs a jurisdiction (--county, --township or --village)"
+                f"{'an' if role[0] in 'aeiou' else 'a'} {role} token needs a jurisdiction (--county, --township or --village)"
             )
         if not label.strip():
             raise ValueError("expected a non-empty label, got an empty one")

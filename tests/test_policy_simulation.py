@@ -179,6 +179,23 @@ def test_bad_policy_config_is_refused(kw: dict[str, object]) -> None:
         PolicyConfig(**kw).validate()  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"capacity": 0}, "--capacity: expected at least 1 revisit per township and week, got 0"),
+        ({"capacity": -1}, "--capacity: expected at least 1 revisit per township and week, got -1"),
+        ({"lottery_share": 2.0}, "--lottery-share: expected between 0 and 1, got 2.0"),
+    ],
+)
+def test_a_refused_policy_config_names_the_option_and_the_range(
+    kw: dict[str, object], message: str
+) -> None:
+    """A newcomer's report: `--capacity 0` ran a whole all-zero simulation, -1 named no range."""
+    with pytest.raises(SimulationConfigError) as err:
+        PolicyConfig(**kw).validate()  # type: ignore[arg-type]
+    assert str(err.value) == message
+
+
 def test_revisit_effect_sizes_are_checked() -> None:
     with pytest.raises(SimulationConfigError, match="hazard_factor"):
         RevisitEffect(hazard_factor=0.0).validate()

@@ -106,7 +106,9 @@ def register(app: typer.Typer) -> None:
                 f"expected one of {', '.join(ROLES)}, got {role!r}", param_hint="--role"
             )
         if role in SCOPED_ROLES and level is None:
-            fail(f"a {role} token needs a jurisdiction (--county, --township or --village)")
+            fail(
+                f"{'an' if role[0] in 'aeiou' else 'a'} {role} token needs a jurisdiction (--county, --township or --village)"
+            )
         if level is not None and jurisdiction is not None:
             from serving.config import ServingSettings
 

@@ -73,7 +73,7 @@ ParamsOption = typer.Option(
     None,
     "--params",
     help="LightGBM hyper-parameters chosen by a search (JSON, e.g. the output of python -m "
-    "benchmarks.tune); they override the configuration's [lightgbm] and the file's name and "
+    "benchmarks.tune); they override the configuration's \\[lightgbm] and the file's name and "
     "SHA-256 are recorded in the run (param params_source).",
 )
 VersionOption = typer.Option(

@@ -128,18 +128,20 @@ class PolicyConfig:
                 f"policy must be one of {ALL_POLICIES!r}, got {self.policy!r}"
             )
         checks = (
-            ("weeks", self.weeks >= 1),
-            ("capacity", self.capacity >= 0),
-            ("burn_in_weeks", self.burn_in_weeks >= 13),
-            ("cooldown_weeks", self.cooldown_weeks >= 1),
-            ("retrain_every", self.retrain_every >= 0),
-            ("train_weeks", self.train_weeks >= 4),
-            ("lottery_share", 0.0 <= self.lottery_share <= 1.0),
-            ("lottery_pool", self.lottery_pool >= 1.0),
+            ("weeks", self.weeks >= 1, "at least 1"),
+            ("capacity", self.capacity >= 1, "at least 1 revisit per township and week"),
+            ("burn_in_weeks", self.burn_in_weeks >= 13, "at least 13"),
+            ("cooldown_weeks", self.cooldown_weeks >= 1, "at least 1"),
+            ("retrain_every", self.retrain_every >= 0, "0 (frozen) or more"),
+            ("train_weeks", self.train_weeks >= 4, "at least 4"),
+            ("lottery_share", 0.0 <= self.lottery_share <= 1.0, "between 0 and 1"),
+            ("lottery_pool", self.lottery_pool >= 1.0, "at least 1"),
         )
-        for name, ok in checks:
+        for name, ok, expected in checks:
             if not ok:
-                raise SimulationConfigError(f"{name} is out of range, got {getattr(self, name)!r}")
+                raise SimulationConfigError(
+                    f"--{name.replace('_', '-')}: expected {expected}, got {getattr(self, name)!r}"
+                )
         if self.start.weekday() != 0:
             raise SimulationConfigError(f"start must be a Monday, got {self.start!r}")
         self.effect.validate()
