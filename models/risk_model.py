@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import lightgbm as lgb
@@ -751,11 +751,14 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                 "this EscalationModel is not fitted yet: call fit(X, y, X_val, y_val) first"
             )
 
-    def _prepare(self, X: pd.DataFrame, *, count_unseen: bool = True) -> pd.DataFrame:
-        """Feature frame for the booster: features in training order, training dtypes.
+    def _typed_columns(
+        self, X: pd.DataFrame, count_unseen: bool
+    ) -> Iterator[tuple[str, pd.Categorical | np.ndarray]]:
+        """Each feature of ``X`` in training order with its training type, one at a time.
 
-        Builds a new frame (the caller's is never modified). Category features
-        get exactly the training categories; unseen values become missing.
+        Category features get exactly the training categories (unseen values
+        become missing, counted in ``unseen_counts_`` when ``count_unseen``);
+        the others become float arrays (:func:`_as_float`).
         """
         if not isinstance(X, pd.DataFrame):
             raise FeatureFrameError(f"X: expected a pandas DataFrame, got {type(X).__name__}")
@@ -765,7 +768,6 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                 f"X: missing feature column(s) {missing!r}; the model expects {len(self.feature_names_)} "
                 f"features (see feature_names_)"
             )
-        data: dict[str, Any] = {}
         unseen: dict[str, int] = {}
         for name in self.feature_names_:
             column = X[name]
@@ -773,13 +775,12 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                 text = _as_text(column)
                 known = text.isin(self.categories_[name])
                 n_unseen = int((text.notna() & ~known).sum())
-                # Unseen values become missing before the Categorical is built.
-                values = pd.Categorical(text.where(known), categories=self.categories_[name])
                 if n_unseen:
                     unseen[name] = n_unseen
-                data[name] = values
+                # Unseen values become missing before the Categorical is built.
+                yield name, pd.Categorical(text.where(known), categories=self.categories_[name])
             else:
-                data[name] = _as_float(column, name)
+                yield name, _as_float(column, name)
         if count_unseen:
             self.unseen_counts_ = unseen
             if unseen:
@@ -787,6 +788,14 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
                     "category values not seen in training scored as missing: %s",
                     ", ".join(f"{k}: {v} row(s)" for k, v in unseen.items()),
                 )
+
+    def _prepare(self, X: pd.DataFrame, *, count_unseen: bool = True) -> pd.DataFrame:
+        """Feature frame for the booster: features in training order, training dtypes.
+
+        Builds a new frame (the caller's is never modified). Category features
+        get exactly the training categories; unseen values become missing.
+        """
+        data = dict(self._typed_columns(X, count_unseen))
         return pd.DataFrame(data, index=pd.RangeIndex(len(X)), columns=self.feature_names_)
 
     def _matrix(self, X: pd.DataFrame, *, count_unseen: bool = True) -> np.ndarray:
@@ -800,33 +809,13 @@ class EscalationModel(ClassifierMixin, BaseEstimator):
         """
         if not isinstance(X, pd.DataFrame):
             raise FeatureFrameError(f"X: expected a pandas DataFrame, got {type(X).__name__}")
-        missing = [n for n in self.feature_names_ if n not in X.columns]
-        if missing:
-            raise FeatureFrameError(
-                f"X: missing feature column(s) {missing!r}; the model expects {len(self.feature_names_)} "
-                f"features (see feature_names_)"
-            )
         out = np.empty((len(X), len(self.feature_names_)), dtype=np.float32)
-        unseen: dict[str, int] = {}
-        for j, name in enumerate(self.feature_names_):
-            column = X[name]
-            if name in self.categories_:
-                text = _as_text(column)
-                known = text.isin(self.categories_[name])
-                n_unseen = int((text.notna() & ~known).sum())
-                if n_unseen:
-                    unseen[name] = n_unseen
-                codes = pd.Categorical(text.where(known), categories=self.categories_[name]).codes
+        for j, (_name, values) in enumerate(self._typed_columns(X, count_unseen)):
+            if isinstance(values, pd.Categorical):
+                codes = values.codes
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
-                out[:, j] = _as_float(column, name)
-        if count_unseen:
-            self.unseen_counts_ = unseen
-            if unseen:
-                logger.warning(
-                    "category values not seen in training scored as missing: %s",
-                    ", ".join(f"{k}: {v} row(s)" for k, v in unseen.items()),
-                )
+                out[:, j] = values
         return out
 
     def _raw_score(self, X_prepared: pd.DataFrame | np.ndarray) -> np.ndarray:
