@@ -312,6 +312,7 @@ def bootstrap_draws(
     group_ks: Sequence[KValue] = DEFAULT_GROUP_KS,
     n_boot: int = 200,
     random_state: int | np.random.Generator | None = 0,
+    capacity_only: bool = False,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
     """Point estimates and the paired bootstrap draws of every ranking metric of every model.
 
@@ -329,6 +330,10 @@ def bootstrap_draws(
         Resamples; 0 gives empty draws.
     random_state : int, Generator or None, default 0
         Seed of the resampling (same seed and data, same draws).
+    capacity_only : bool, default False
+        Only precision@k and recall@k (no ROC AUC, average precision, Brier or
+        ECE): about a third less work per resample (measured: 1.2 M rows, 8
+        scorers).
 
     Returns
     -------
@@ -358,7 +363,7 @@ def bootstrap_draws(
         yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
         evaluators[name] = _Evaluator(
             yy, ss, d, g, t, ks=ks, group_ks=group_ks, group_col=group_col,
-            probability=False, n_bins=DEFAULT_ECE_BINS,
+            probability=False, n_bins=DEFAULT_ECE_BINS, capacity_only=capacity_only,
         )  # fmt: skip
     codes, n_clusters = None, 0
     if cluster_col is not None:

@@ -239,6 +239,7 @@ def compare_with_rules(
             group_ks=group_ks,
             n_boot=n_boot,
             random_state=random_state,
+            capacity_only=True,
         )
         for metric in metrics:
             values = {col: point[col][metric] for col in rule_cols}

@@ -243,25 +243,35 @@ class _Segmented:
 
     def at_k(self, k: KValue, w: np.ndarray | None) -> tuple[float, float]:
         """Precision@k and recall@k (averaged over as-of dates) under row weights ``w``."""
+        return self.at_ks([k], w)[0]
+
+    def at_ks(self, ks: Sequence[KValue], w: np.ndarray | None) -> list[tuple[float, float]]:
+        """:meth:`at_k` for several capacities, the weights' running sums computed once."""
         if self.y.size == 0:
-            return math.nan, math.nan
+            return [(math.nan, math.nan) for _ in ks]
         ws = np.ones_like(self.y) if w is None else w[self.order]
         n_seg = self.seg_start.size
         cw = np.cumsum(ws)
         before_seg = np.concatenate(([0.0], cw[self.seg_start[1:] - 1]))
         pool = np.diff(np.concatenate((before_seg, [cw[-1]])))
         before_row = cw - ws - before_seg[self.seg]
-        units = np.clip(_k_rows(k, pool)[self.seg] - before_row, 0.0, ws)
-        tp = np.bincount(self.seg, units * self.y, minlength=n_seg)
-        sel = np.bincount(self.seg, units, minlength=n_seg)
         pos = np.bincount(self.seg, ws * self.y, minlength=n_seg)
-        tp_d = np.bincount(self.seg_date, tp, minlength=self.n_dates)
-        sel_d = np.bincount(self.seg_date, sel, minlength=self.n_dates)
         pos_d = np.bincount(self.seg_date, pos, minlength=self.n_dates)
-        has_sel, has_pos = sel_d > 0, pos_d > 0
-        precision = float((tp_d[has_sel] / sel_d[has_sel]).mean()) if has_sel.any() else math.nan
-        recall = float((tp_d[has_pos] / pos_d[has_pos]).mean()) if has_pos.any() else math.nan
-        return precision, recall
+        has_pos = pos_d > 0
+        out = []
+        for k in ks:
+            units = np.clip(_k_rows(k, pool)[self.seg] - before_row, 0.0, ws)
+            tp = np.bincount(self.seg, units * self.y, minlength=n_seg)
+            sel = np.bincount(self.seg, units, minlength=n_seg)
+            tp_d = np.bincount(self.seg_date, tp, minlength=self.n_dates)
+            sel_d = np.bincount(self.seg_date, sel, minlength=self.n_dates)
+            has_sel = sel_d > 0
+            precision = (
+                float((tp_d[has_sel] / sel_d[has_sel]).mean()) if has_sel.any() else math.nan
+            )
+            recall = float((tp_d[has_pos] / pos_d[has_pos]).mean()) if has_pos.any() else math.nan
+            out.append((precision, recall))
+        return out
 
 
 # ---------------------------------------------------------------------------
@@ -493,12 +503,23 @@ class _Evaluator:
         group_col: str | None,
         probability: bool,
         n_bins: int,
+        capacity_only: bool = False,
     ) -> None:
-        self.pooled = _Pooled.build(y, score, n_bins=n_bins)
-        if not probability:
-            self.pooled = _Pooled(
-                self.pooled.order, self.pooled.y, self.pooled.p, self.pooled.starts, None, n_bins
-            )
+        # capacity_only: precision and recall at the capacities only (no AUC, AP, Brier,
+        # ECE), for bootstraps whose callers read nothing else (about a third of each
+        # resample's cost)
+        self.pooled: _Pooled | None = None
+        if not capacity_only:
+            self.pooled = _Pooled.build(y, score, n_bins=n_bins)
+            if not probability:
+                self.pooled = _Pooled(
+                    self.pooled.order,
+                    self.pooled.y,
+                    self.pooled.p,
+                    self.pooled.starts,
+                    None,
+                    n_bins,
+                )
         self.overall = _Segmented.build(y, score, dates, None, ties)
         self.by_group = (
             _Segmented.build(y, score, dates, groups, ties) if groups is not None else None
@@ -508,15 +529,13 @@ class _Evaluator:
         self.group_col = group_col
 
     def __call__(self, w: np.ndarray | None) -> dict[str, float]:
-        out = self.pooled.metrics(w)
-        for k in self.ks:
-            out[f"precision_at_{k_label(k)}"], out[f"recall_at_{k_label(k)}"] = self.overall.at_k(
-                k, w
-            )
+        out = self.pooled.metrics(w) if self.pooled is not None else {}
+        for k, pr in zip(self.ks, self.overall.at_ks(self.ks, w), strict=True):
+            out[f"precision_at_{k_label(k)}"], out[f"recall_at_{k_label(k)}"] = pr
         if self.by_group is not None:
-            for k in self.group_ks:
+            for k, pr in zip(self.group_ks, self.by_group.at_ks(self.group_ks, w), strict=True):
                 suffix = f"{k_label(k)}_per_{self.group_col}"
-                out[f"precision_at_{suffix}"], out[f"recall_at_{suffix}"] = self.by_group.at_k(k, w)
+                out[f"precision_at_{suffix}"], out[f"recall_at_{suffix}"] = pr
         return out
 
 

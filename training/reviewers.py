@@ -446,6 +446,7 @@ def compare_champion(
         group_ks=group_ks,
         n_boot=n_boot,
         random_state=random_state,
+        capacity_only=True,
     )
     overlap = between_lists_jaccard(rows, CHALLENGER, CHAMPION, k=20, group_col=group_col)
     jaccard = float(overlap["jaccard"].mean()) if len(overlap) else math.nan
