@@ -258,3 +258,39 @@ def test_single_class_labels_give_nan_auc_not_an_error() -> None:
     assert math.isnan(M.roc_auc([0, 0, 0], [0.1, 0.2, 0.3]))
     assert math.isnan(M.average_precision([0, 0], [0.1, 0.2]))
     assert M.k_label(0.001) == "0.1pct" and M.k_label(0.05) == "5pct" and M.k_label(20) == "20"
+
+
+def test_capacity_only_bootstrap_draws_equal_the_full_ones_without_the_pooled_metrics() -> None:
+    """capacity_only (#12: the evidence bootstrap at 200 000 households took 644 s) changes no draw."""
+    from training.bootstrap import bootstrap_draws
+
+    rng = np.random.default_rng(5)
+    n_h, weeks = 300, 3
+    frame = pd.DataFrame(
+        {
+            "household_id": np.tile(np.arange(n_h), weeks).astype(str),
+            "as_of": np.repeat(np.arange(weeks), n_h),
+            "township": (np.tile(np.arange(n_h), weeks) % 7).astype(str),
+            "label": (rng.random(n_h * weeks) < 0.05).astype(int),
+            "a": rng.random(n_h * weeks),
+            "b": rng.random(n_h * weeks),
+        }
+    )
+    kw = dict(
+        as_of_col="as_of", group_col="township", cluster_col="household_id",
+        tiebreak_col="household_id", ks=[0.01, 0.05, 10], group_ks=[3], n_boot=25, random_state=2,
+    )  # fmt: skip
+    point, draws = bootstrap_draws(frame, {"a": "a", "b": "b"}, "label", **kw)  # type: ignore[arg-type]
+    cpoint, cdraws = bootstrap_draws(
+        frame,
+        {"a": "a", "b": "b"},
+        "label",
+        capacity_only=True,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert "roc_auc" in point["a"] and "roc_auc" not in cpoint["a"]
+    assert set(cpoint["a"]) == {m for m in point["a"] if "_at_" in m}
+    for model in ("a", "b"):
+        for metric in cpoint[model]:
+            assert cpoint[model][metric] == point[model][metric]
+            np.testing.assert_array_equal(cdraws[model][metric], draws[model][metric])
