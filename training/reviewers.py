@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,34 +171,7 @@ def top_share_crosstab(
         gives the share of top rows with no reason at all.
     """
     on = top_share_mask(rows, score_col, share)
-    reasons = reason_shares(rows.loc[on], explain) if explain is not None else None
-    out = []
-    for name in feature_names:
-        if name not in rows.columns or not pd.api.types.is_numeric_dtype(rows[name]):
-            continue
-        x = pd.to_numeric(rows[name], errors="coerce").astype("float64").to_numpy()
-        top, rest = x[on], x[~on]
-        mt = float(np.nanmean(top)) if np.isfinite(top).any() else math.nan
-        mr = float(np.nanmean(rest)) if np.isfinite(rest).any() else math.nan
-        out.append(
-            {
-                "feature": name,
-                "mean_top": mt,
-                "mean_rest": mr,
-                "ratio": mt / mr if mr else math.nan,
-                "share_nonzero_top": float(np.mean(np.nan_to_num(top) > 0))
-                if top.size
-                else math.nan,
-                "share_nonzero_rest": float(np.mean(np.nan_to_num(rest) > 0))
-                if rest.size
-                else math.nan,
-            }
-        )
-    table = pd.DataFrame(out)
-    if not len(table):
-        table = pd.DataFrame(columns=["feature", "mean_top", "mean_rest", "ratio"])
-    table = table.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
-    return _with_reasons(table, reasons)
+    return _crosstab([(rows, on)], feature_names, explain)
 
 
 def top_share_crosstab_by_date(
@@ -232,14 +205,26 @@ def top_share_crosstab_by_date(
         As :func:`top_share_crosstab`.
     """
     keep = [*KEY_COLUMNS, *(["fold"] if "fold" in scored.columns else []), score_col]
+
+    def parts() -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        for as_of in sorted(set(scored["as_of"])):
+            part = scored.loc[scored["as_of"] == as_of, keep].reset_index(drop=True)
+            rows = part.merge(read_features(as_of), on=list(KEY_COLUMNS), how="left")
+            yield rows, top_share_mask(rows, score_col, share)
+
+    return _crosstab(parts(), feature_names, explain)
+
+
+def _crosstab(
+    parts: Iterable[tuple[pd.DataFrame, np.ndarray]],
+    feature_names: Sequence[str],
+    explain: Explainer | None,
+) -> pd.DataFrame:
+    """The crosstab table of (rows, top mask) parts, summed part by part (one date, or all rows)."""
     sums: dict[str, np.ndarray] = {}  # sum, values, above 0: top then rest
     n_top = n_rest = 0
     tops = []
-    for as_of in sorted(set(scored["as_of"])):
-        part = scored.loc[scored["as_of"] == as_of, keep].reset_index(drop=True)
-        features = read_features(as_of)
-        rows = part.merge(features, on=list(KEY_COLUMNS), how="left")
-        on = top_share_mask(rows, score_col, share)
+    for rows, on in parts:
         n_top, n_rest = n_top + int(on.sum()), n_rest + int((~on).sum())
         for name in feature_names:
             if name not in rows.columns or not pd.api.types.is_numeric_dtype(rows[name]):
@@ -253,11 +238,11 @@ def top_share_crosstab_by_date(
                 acc[offset + 2] += (np.nan_to_num(values) > 0).sum()
         if explain is not None:
             tops.append(rows.loc[on])
-        del features, rows
     reasons = None
     if explain is not None:
-        top = pd.concat(tops, ignore_index=True) if tops else pd.DataFrame()
-        reasons = reason_shares(top, explain)
+        reasons = reason_shares(
+            pd.concat(tops, ignore_index=True) if tops else pd.DataFrame(), explain
+        )
     out = []
     for name, acc in sums.items():
         mt = acc[0] / acc[1] if acc[1] else math.nan
