@@ -103,3 +103,14 @@ def test_stage_peak_memory_resets_and_sees_a_large_allocation() -> None:
     assert peak_rss() >= before + 40_000_000
     del block
     assert format_bytes(2.5e9) == "2.5 GB" and format_bytes(3.4e8) == "340 MB"
+
+
+def test_read_at_most_thins_each_piece_to_the_cap_and_reads_all_under_it(tables, tmp_path) -> None:
+    pieces = _pieces(tables, tmp_path, share=1.0)
+    every = pieces.read(pieces.dates, sampled=True)
+    assert len(pieces.read_at_most(pieces.dates, len(every))) == len(every)
+    cap = len(every) // 4
+    thinned = pieces.read_at_most(pieces.dates, cap, random_state=3)
+    assert 0.5 * cap < len(thinned) < 1.5 * cap
+    again = pieces.read_at_most(pieces.dates, cap, random_state=3)
+    pd.testing.assert_frame_equal(thinned, again)

@@ -161,6 +161,32 @@ class FramePieces:
             frame = frame.drop(columns=IN_SAMPLE)
         return frame.reset_index(drop=True)
 
+    def read_at_most(
+        self,
+        dates: Iterable[pd.Timestamp],
+        max_rows: int,
+        *,
+        columns: Sequence[str] | None = None,
+        random_state: int = 0,
+    ) -> pd.DataFrame:
+        """Case-control sample rows of some dates, thinned to about ``max_rows`` rows.
+
+        When the dates' sample holds more than ``max_rows`` rows, each piece
+        keeps a seeded share ``max_rows / rows`` of its rows as it is read, so
+        that no more rows than that are ever held (every training row at
+        1 000 000 households is about 5 GB); otherwise every row is read.
+        """
+        dates = list(dates)
+        n_rows = sum(self.sampled_rows.get(d, 0) for d in dates)
+        if n_rows <= max_rows:
+            return self.read(dates, sampled=True, columns=columns)
+        rng = np.random.default_rng(random_state)
+        share = max_rows / n_rows
+        parts = [
+            b[rng.random(len(b)) < share] for b in self.blocks(dates, sampled=True, columns=columns)
+        ]
+        return pd.concat(parts, ignore_index=True)
+
     def blocks(
         self, dates: Iterable[pd.Timestamp], *, sampled: bool, columns: Sequence[str] | None = None
     ) -> PieceBlocks:

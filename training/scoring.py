@@ -132,18 +132,10 @@ def fit_model(
 def _fit_logistic(
     pieces: FramePieces, fold: Fold, feature_names: list[str], config: TrainConfig
 ) -> LogisticBaseline:
-    columns = [*feature_names, LABEL_COLUMN, WEIGHT]
-    n_rows = sum(pieces.sampled_rows.get(d, 0) for d in fold.train)
-    if n_rows <= config.max_logistic_rows:
-        train = pieces.read(fold.train, sampled=True, columns=columns)
-    else:
-        # a seeded sample of each piece: never every training row in one frame
-        rng = np.random.default_rng(config.seed)
-        share = config.max_logistic_rows / n_rows
-        parts = []
-        for block in pieces.blocks(fold.train, sampled=True, columns=columns):
-            parts.append(block[rng.random(len(block)) < share])
-        train = pd.concat(parts, ignore_index=True)
+    train = pieces.read_at_most(
+        fold.train, config.max_logistic_rows, columns=[*feature_names, LABEL_COLUMN, WEIGHT],
+        random_state=config.seed,
+    )  # fmt: skip
     weight = train[WEIGHT].to_numpy() if pieces.negative_share < 1.0 else None
     return LogisticBaseline(feature_names, random_state=config.seed).fit(
         train, labels_of(train), sample_weight=weight

@@ -477,16 +477,11 @@ def _leakage_canary(pieces: FramePieces, feature_names: list[str], config: Train
     """
     from training.leakage import AUC_SAMPLE_ROWS, LeakageError, check_features
 
-    # a seeded share of each piece, so that no more than the rows the AUCs use are ever held
-    # (single_feature_aucs samples max_rows rows anyway; every row at 1 M households is ~5 GB)
-    share = min(1.0, AUC_SAMPLE_ROWS / max(pieces.n_sampled, 1))
-    rng = np.random.default_rng(config.seed)
-    parts = []
-    for as_of in pieces.dates:
-        piece = pieces.read_one(as_of, sampled=True, columns=[*feature_names, LABEL_COLUMN])
-        parts.append(piece if share >= 1.0 else piece[rng.random(len(piece)) < share])
-    rows = pd.concat(parts, ignore_index=True)
-    del parts
+    # no more than the rows the AUCs use (single_feature_aucs samples that many anyway)
+    rows = pieces.read_at_most(
+        pieces.dates, AUC_SAMPLE_ROWS, columns=[*feature_names, LABEL_COLUMN],
+        random_state=config.seed,
+    )  # fmt: skip
     try:
         check_features(rows, feature_names, LABEL_COLUMN, random_state=config.seed)
     except LeakageError as err:
