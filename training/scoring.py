@@ -55,9 +55,14 @@ def labels_of(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _check_classes(fold: Fold, block: str, rows: pd.DataFrame) -> None:
-    if rows.empty or rows[LABEL_COLUMN].nunique() < 2:
+    positives = int((rows[LABEL_COLUMN] == 1).sum()) if len(rows) else 0
+    _require_both_classes(fold, block, len(rows), positives)
+
+
+def _require_both_classes(fold: Fold, block: str, n_rows: int, n_positive: int) -> None:
+    if n_rows == 0 or n_positive in (0, n_rows):
         raise FoldError(
-            f"{fold.name}: the {block} block ({len(rows)} rows) needs both escalated and "
+            f"{fold.name}: the {block} block ({n_rows} rows) needs both escalated and "
             f"non-escalated households; simulate or ingest a longer or larger history"
         )
 
@@ -105,9 +110,10 @@ def fit_model(
     val_weight = val[WEIGHT].to_numpy() if weighted else None
     if max_train_rows is None:
         # one block per as-of date into one float32 matrix: never every training row in a frame
-        positives = sum(pieces.positives.get(d, 0) for d in fold.train)
-        if positives == 0 or positives == sum(pieces.sampled_rows.get(d, 0) for d in fold.train):
-            _check_classes(fold, "training", pieces.read(fold.train, sampled=True, columns=columns))
+        _require_both_classes(
+            fold, "training", sum(pieces.sampled_rows.get(d, 0) for d in fold.train),
+            sum(pieces.positives.get(d, 0) for d in fold.train),
+        )  # fmt: skip
         model.fit_blocks(
             pieces.blocks(fold.train, sampled=True, columns=columns), val, labels_of(val),
             label_column=LABEL_COLUMN, weight_column=WEIGHT if weighted else None,
