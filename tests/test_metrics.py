@@ -294,3 +294,33 @@ def test_capacity_only_bootstrap_draws_equal_the_full_ones_without_the_pooled_me
         for metric in cpoint[model]:
             assert cpoint[model][metric] == point[model][metric]
             np.testing.assert_array_equal(cdraws[model][metric], draws[model][metric])
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_resampled_top_k_from_segment_prefixes_equals_the_full_pass(seed: int) -> None:
+    # resamples read only the head of each segment (date, or township of a date);
+    # the figures must be exactly those of the pass over every sorted row
+    rng = np.random.default_rng(seed)
+    n_h, n_d = 2000, 4
+    hh = np.tile(np.arange(n_h), n_d)
+    dates, groups = np.repeat(np.arange(n_d), n_h), hh // 90
+    y = (rng.random(hh.size) < 0.05).astype(float)
+    score = np.round(rng.random(hh.size), 2)  # many ties, broken by household
+    for g, ks in ((None, [0.01, 0.05]), (groups, [20]), (groups, [0.5, 3])):
+        seg = M._Segmented.build(y, score, dates, g, hh)
+        for _ in range(4):
+            w = B._resample_weights(rng, hh.size, hh, n_h)
+            assert seg.at_ks(ks, w) == seg._at_ks_full(ks, w)
+        assert seg._prefixes  # the prefix path was taken
+
+
+def test_a_resample_that_empties_a_segments_head_falls_back_to_the_full_pass() -> None:
+    y = np.array([1, 0, 1, 0] * 50, dtype=float)
+    score = np.linspace(1, 0, y.size)
+    seg = M._Segmented.build(y, score, np.zeros(y.size, np.int64), None, None)
+    w = np.ones(y.size)
+    w[:80] = 0.0  # the prefix (ceil(1.25 * 10) + 32 = 45 rows) holds no weight
+    assert seg._at_ks_prefix([0.05], w) is None
+    assert seg.at_ks([0.05], w) == seg._at_ks_full([0.05], w)
+    kept = np.repeat(np.arange(y.size), w.astype(int))
+    assert seg.at_ks([0.05], w)[0][0] == pytest.approx(M.precision_at_k(y[kept], score[kept], 0.05))

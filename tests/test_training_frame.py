@@ -114,3 +114,20 @@ def test_read_at_most_thins_each_piece_to_the_cap_and_reads_all_under_it(tables,
     assert 0.5 * cap < len(thinned) < 1.5 * cap
     again = pieces.read_at_most(pieces.dates, cap, random_state=3)
     pd.testing.assert_frame_equal(thinned, again)
+
+
+def test_a_large_warehouse_lowers_the_share_to_the_cap_and_weights_follow(tables, tmp_path) -> None:
+    from training.frame import capped_share
+
+    assert capped_share(0.1, 1_000_000 * 83, 2_000_000) == pytest.approx(2_000_000 / 83e6)
+    assert capped_share(0.1, 16_000_000, 2_000_000) == 0.1  # 200 000 households: unchanged
+    assert capped_share(0.1, 10**9, None) == 0.1
+    visits, incidents, dates = tables
+    pieces = build_frame_pieces(
+        visits, incidents, dates, (), tmp_path / "frame", negative_share=0.5,
+        random_state=0, max_negative_rows=1000, **KW,
+    )  # fmt: skip
+    assert pieces.negative_share < 0.5
+    negatives = pieces.read(pieces.dates, sampled=True).query("label == 0")
+    assert set(negatives[WEIGHT].unique()) == {np.float32(1 / pieces.negative_share)}
+    assert len(negatives) < 1400  # about 1000 kept (the cap counts every household x date)

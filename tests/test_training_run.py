@@ -112,6 +112,7 @@ def test_cli_train_prints_timings_comparison_and_how_to_review(trained: dict) ->
         "lift over the strongest officer rule",
         "no_prior_escalation",
         "test size (all):",
+        "household resamples",
     ):
         assert text in result.output
 
@@ -338,3 +339,13 @@ def test_cli_train_rejects_bad_config_and_missing_ground_truth_in_plain_words(
     )
     assert result.exit_code == 1
     assert "expected oracle.parquet" in result.output and "Traceback" not in result.output
+
+
+def test_bootstrap_resamples_shrink_only_past_the_row_budget() -> None:
+    from training.train import bootstrap_resamples
+
+    config = TrainConfig()
+    assert bootstrap_resamples(config, 2_400_000) == 200  # 200 000 households, 12 test weeks
+    assert bootstrap_resamples(config, 12_000_000) == 50  # 1 000 000 households
+    assert bootstrap_resamples(config, 10**9) == 50  # never fewer than 50
+    assert bootstrap_resamples(config.model_copy(update={"n_bootstrap": 0}), 10**8) == 0

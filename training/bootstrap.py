@@ -159,6 +159,58 @@ def bootstrap_ci(
 # ---------------------------------------------------------------------------
 
 
+def _cluster_codes(frame: pd.DataFrame, cluster_col: str | None) -> tuple[np.ndarray | None, int]:
+    """Integer code of each row's cluster (household) and the number of clusters."""
+    if cluster_col is None:
+        return None, 0
+    codes = pd.factorize(_column(frame, cluster_col, "cluster"))[0].astype(np.int64)
+    if (codes < 0).any():
+        raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
+    return codes, int(codes.max()) + 1 if len(frame) else 0
+
+
+def _ratio(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """:func:`training.metrics.lift` of paired draws, element by element (``nan`` where 0)."""
+    out = np.full(values.shape, math.nan)
+    nonzero = (reference != 0) & ~np.isnan(reference)
+    np.divide(values, reference, out=out, where=nonzero)
+    return out
+
+
+def _paired_draws(
+    names: Mapping[str, str],
+    evaluator: Callable[[str], _Evaluator],
+    rng: np.random.Generator,
+    start: Mapping[str, Any],
+    n_boot: int,
+    n_rows: int,
+    codes: np.ndarray | None,
+    n_clusters: int,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """Every model's estimate and its metrics on the same ``n_boot`` resamples.
+
+    One model's sorted arrays are held at a time (on 12 M test rows about 1 GB
+    each): the generator is set back to ``start`` before each model, so every
+    model sees the same resamples, in the same order, as when all were held
+    together.
+    """
+    point: dict[str, dict[str, float]] = {}
+    draws: dict[str, dict[str, np.ndarray]] = {}
+    for name in names:
+        ev = evaluator(name)
+        point[name] = ev(None)
+        rng.bit_generator.state = start
+        collected: dict[str, list[float]] = {m: [] for m in point[name]}
+        for b in range(n_boot):
+            for m, v in ev(_resample_weights(rng, n_rows, codes, n_clusters)).items():
+                collected[m].append(v)
+            if (b + 1) % 50 == 0:
+                logger.debug("%s: bootstrap %d/%d done", name, b + 1, n_boot)
+        draws[name] = {m: np.asarray(v, dtype=np.float64) for m, v in collected.items()}
+        del ev
+    return point, draws
+
+
 def evaluate(
     frame: pd.DataFrame,
     score_cols: Mapping[str, str],
@@ -236,64 +288,42 @@ def evaluate(
         _column(frame, group_col, "group"),
         _column(frame, tiebreak_col, "tie-break"),
     )
-    evaluators: dict[str, _Evaluator] = {}
-    for name, col in score_cols.items():
-        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
+    codes, n_clusters = _cluster_codes(frame, cluster_col)
+    rng = np.random.default_rng(random_state)
+    start = rng.bit_generator.state
+
+    def evaluator(name: str) -> _Evaluator:
+        yy, ss, d, g, t = _ranking_inputs(
+            y, _column(frame, score_cols[name], "score"), dates, groups, ties
+        )
         if probability_models is None:
             probability = _looks_like_probability(ss)
         else:
             probability = name in probability_models
             if probability:
                 _as_scores(ss, ss.size, probability=True)
-        evaluators[name] = _Evaluator(
-            yy,
-            ss,
-            d,
-            g,
-            t,
-            ks=ks,
-            group_ks=group_ks,
-            group_col=group_col,
-            probability=probability,
-            n_bins=n_bins,
-        )
+        return _Evaluator(
+            yy, ss, d, g, t, ks=ks, group_ks=group_ks, group_col=group_col,
+            probability=probability, n_bins=n_bins,
+        )  # fmt: skip
+
+    point, draws = _paired_draws(
+        score_cols, evaluator, rng, start, n_boot, len(frame), codes, n_clusters
+    )
     n_rows = len(frame)
-    codes, n_clusters = None, 0
-    if cluster_col is not None:
-        cl = _column(frame, cluster_col, "cluster")
-        codes = pd.factorize(cl)[0].astype(np.int64)
-        if (codes < 0).any():
-            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
-        n_clusters = int(codes.max()) + 1 if n_rows else 0
-
     ratio_metrics = [m for m in _metric_names(ks, group_ks, group_col) if m.startswith("precision")]
-
-    def with_ratios(per_model: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        for ref, prefix in ((baseline, "lift"), (oracle, "oracle_share")):
-            if ref is None:
-                continue
-            for values in per_model.values():
-                for m in ratio_metrics:
-                    values[f"{prefix}_{m}"] = lift(values[m], per_model[ref][m])
-        return per_model
-
-    point = with_ratios({name: ev(None) for name, ev in evaluators.items()})
-    boots: dict[tuple[str, str], list[float]] = {
-        (name, m): [] for name, values in point.items() for m in values
-    }
-    rng = np.random.default_rng(random_state)
-    for b in range(n_boot):
-        w = _resample_weights(rng, n_rows, codes, n_clusters)
-        draw = with_ratios({name: ev(w) for name, ev in evaluators.items()})
-        for name, values in draw.items():
-            for m, v in values.items():
-                boots[(name, m)].append(v)
-        if (b + 1) % 50 == 0:
-            logger.debug("bootstrap %d/%d done", b + 1, n_boot)
+    for ref, prefix in ((baseline, "lift"), (oracle, "oracle_share")):
+        if ref is None:
+            continue
+        for name in score_cols:
+            for m in ratio_metrics:
+                point[name][f"{prefix}_{m}"] = lift(point[name][m], point[ref][m])
+                draws[name][f"{prefix}_{m}"] = _ratio(draws[name][m], draws[ref][m])
+    boots = {(name, m): draws[name][m] for name, values in point.items() for m in values}
     rows = []
     for name, values in point.items():
         for m, v in values.items():
-            low, high = _percentiles(np.asarray(boots[(name, m)], dtype=np.float64), confidence)
+            low, high = _percentiles(boots[(name, m)], confidence)
             rows.append((name, m, v, low, high, n_rows))
     out = pd.DataFrame(rows, columns=["model", "metric", "value", "ci_low", "ci_high", "n_rows"])
     return out.astype({"model": "str", "metric": "str", "n_rows": "int64"})
@@ -358,31 +388,20 @@ def bootstrap_draws(
         _column(frame, group_col, "group"),
         _column(frame, tiebreak_col, "tie-break"),
     )
-    evaluators = {}
-    for name, col in score_cols.items():
-        yy, ss, d, g, t = _ranking_inputs(y, _column(frame, col, "score"), dates, groups, ties)
-        evaluators[name] = _Evaluator(
+    codes, n_clusters = _cluster_codes(frame, cluster_col)
+    rng = np.random.default_rng(random_state)
+    start = rng.bit_generator.state
+
+    def evaluator(name: str) -> _Evaluator:
+        yy, ss, d, g, t = _ranking_inputs(
+            y, _column(frame, score_cols[name], "score"), dates, groups, ties
+        )
+        return _Evaluator(
             yy, ss, d, g, t, ks=ks, group_ks=group_ks, group_col=group_col,
             probability=False, n_bins=DEFAULT_ECE_BINS, capacity_only=capacity_only,
         )  # fmt: skip
-    codes, n_clusters = None, 0
-    if cluster_col is not None:
-        codes = pd.factorize(_column(frame, cluster_col, "cluster"))[0].astype(np.int64)
-        if (codes < 0).any():
-            raise MetricInputError(f"cluster column {cluster_col!r} must not be missing")
-        n_clusters = int(codes.max()) + 1 if len(frame) else 0
-    point = {name: ev(None) for name, ev in evaluators.items()}
-    collected: dict[str, dict[str, list[float]]] = {
-        name: {m: [] for m in values} for name, values in point.items()
-    }
-    rng = np.random.default_rng(random_state)
-    for _ in range(n_boot):
-        w = _resample_weights(rng, len(frame), codes, n_clusters)
-        for name, ev in evaluators.items():
-            for m, v in ev(w).items():
-                collected[name][m].append(v)
-    draws = {
-        name: {m: np.asarray(v, dtype=np.float64) for m, v in values.items()}
-        for name, values in collected.items()
-    }
+
+    point, draws = _paired_draws(
+        score_cols, evaluator, rng, start, n_boot, len(frame), codes, n_clusters
+    )
     return point, draws

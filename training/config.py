@@ -106,6 +106,19 @@ class TrainConfig(BaseModel):
         positive household-week and this seeded share of the negatives, each
         weighing ``1 / share``; test weeks are scored in full. 1 keeps every
         row. The default comes from the measurement in README "Scale".
+    max_negative_rows : int
+        At most about this many negative household-weeks in the sample: on a
+        large warehouse the share is lowered to ``max_negative_rows / (households
+        x labelled weeks)`` (1 000 000 households: about 0.024), so that fitting
+        costs what it costs at 200 000 households. The share used is recorded as
+        the run's ``negative_share``. An explicit ``revisit train
+        --negative-share`` is used as given.
+    max_bootstrap_rows : int
+        Test rows times resamples the bootstraps may cost: with more test rows
+        than ``max_bootstrap_rows / n_bootstrap`` the run draws
+        ``max(50, max_bootstrap_rows // rows)`` resamples instead (1 000 000
+        households, 12 M test rows: 50), recorded as the run's
+        ``n_bootstrap``; 200 000 households keep 200.
     exclude_suspect_visits : bool
         Build each as-of date's features without the visits the officer review
         finds suspect at that date (``features.visit_review``): missing evidence,
@@ -134,6 +147,8 @@ class TrainConfig(BaseModel):
     shap_sample: int = Field(default=2000, ge=10)
     max_logistic_rows: int = Field(default=200_000, ge=100)
     negative_share: float = Field(default=0.1, gt=0, le=1)
+    max_negative_rows: int = Field(default=2_000_000, ge=1000)
+    max_bootstrap_rows: int = Field(default=600_000_000, ge=1)
     exclude_suspect_visits: bool = True
     params_source: str | None = None
 

@@ -252,6 +252,28 @@ def sample_mask(
     return (labels == 1) | (draw < share)
 
 
+def capped_share(share: float, rows: int, max_negative_rows: int | None) -> float:
+    """The case-control share, lowered so that about ``max_negative_rows`` negatives are kept.
+
+    Parameters
+    ----------
+    share : float
+        Share of negatives asked for, in (0, 1].
+    rows : int
+        Rows the sample is drawn from (an upper bound of the negatives).
+    max_negative_rows : int or None
+        Negatives kept at most (in expectation); ``None``: no cap.
+
+    Returns
+    -------
+    float
+        ``min(share, max_negative_rows / rows)``.
+    """
+    if max_negative_rows is None or rows * share <= max_negative_rows:
+        return float(share)
+    return float(max_negative_rows) / float(rows)
+
+
 def build_frame_pieces(
     visits: pd.DataFrame,
     incidents: pd.DataFrame,
@@ -266,6 +288,7 @@ def build_frame_pieces(
     progress: bool = False,
     on_piece: Any = None,
     exclude_suspect_visits: bool = False,
+    max_negative_rows: int | None = None,
 ) -> FramePieces:
     """Compute, sample and write the labelled weekly frame, one as-of date at a time.
 
@@ -297,6 +320,11 @@ def build_frame_pieces(
         suspect at that date (``features.visit_review.SuspectVisits``: missing evidence,
         not evidence of calm); a household whose known visits are all suspect keeps them.
         The visits left out per date are counted in ``suspect_visits``.
+    max_negative_rows : int, optional
+        Lower the share to ``max_negative_rows / (households x labelled dates)``
+        when ``negative_share`` would keep more negatives than that (households
+        known to the warehouse, an upper bound of each date's cohort); the share
+        used is the returned pieces' ``negative_share``.
 
     Returns
     -------
@@ -320,6 +348,9 @@ def build_frame_pieces(
     labelled = [d for d in dates if job.is_labelled(d)]
     if not labelled:
         raise FrameError("no as-of date has a fully observed horizon: ingest a longer history")
+    negative_share = capped_share(
+        negative_share, job.n_households * len(labelled), max_negative_rows
+    )
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -203,14 +203,27 @@ class _Pooled:
 
 @dataclass(frozen=True)
 class _Segmented:
-    """Rows sorted by (segment, score descending, tie-break, position)."""
+    """Rows sorted by (segment, score descending, tie-break, position).
 
-    order: np.ndarray
-    y: np.ndarray
-    seg: np.ndarray  # segment code of each sorted row (segments are contiguous)
+    A segment is one as-of date, or one group of one as-of date. Under bootstrap
+    weights only the head of each segment can enter its top k, so a resample reads
+    a prefix of each segment (``_Prefix``) and the segments' total and positive
+    weights (bincounts in row order): about a tenth of the work of a pass over
+    every sorted row. When a prefix holds less weight than the capacity (a
+    resample that drops most of a segment's head; not seen in practice) that
+    resample takes the full pass. Both give the same figures: weights are integer
+    multiplicities, so the running sums are exact in float64.
+    """
+
+    order: np.ndarray  # sorted position -> row
     seg_start: np.ndarray  # first sorted position of each segment
     seg_date: np.ndarray  # as-of code of each segment
     n_dates: int
+    row_seg: np.ndarray  # segment code of each row, in row order
+    y_row: np.ndarray  # labels in row order (float64)
+    _prefixes: dict[tuple[KValue, ...], _Prefix] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -238,40 +251,112 @@ class _Segmented:
         if y.size:
             seg[seg_start[1:]] = 1
             seg = np.cumsum(seg)
+        row_seg = np.empty(y.size, dtype=np.int64)
+        row_seg[order] = seg
         seg_date = date_codes[order][seg_start] if y.size else np.zeros(0, np.int64)
-        return cls(order, y[order], seg, seg_start, seg_date, n_dates)
+        y_row = np.asarray(y, dtype=np.float64)
+        return cls(order, seg_start, seg_date, n_dates, row_seg, y_row)
 
     def at_k(self, k: KValue, w: np.ndarray | None) -> tuple[float, float]:
         """Precision@k and recall@k (averaged over as-of dates) under row weights ``w``."""
         return self.at_ks([k], w)[0]
 
     def at_ks(self, ks: Sequence[KValue], w: np.ndarray | None) -> list[tuple[float, float]]:
-        """:meth:`at_k` for several capacities, the weights' running sums computed once."""
-        if self.y.size == 0:
+        """:meth:`at_k` for several capacities, the weights' running sums computed once.
+
+        Estimates (``w`` is ``None``) take the full pass; resamples the prefixes.
+        """
+        if self.y_row.size == 0:
             return [(math.nan, math.nan) for _ in ks]
-        ws = np.ones_like(self.y) if w is None else w[self.order]
-        n_seg = self.seg_start.size
+        if w is not None:
+            out = self._at_ks_prefix(ks, w)
+            if out is not None:
+                return out
+        return self._at_ks_full(ks, w)
+
+    def _at_ks_full(self, ks: Sequence[KValue], w: np.ndarray | None) -> list[tuple[float, float]]:
+        y = self.y_row[self.order]
+        seg = self.row_seg[self.order]
+        ws = np.ones_like(y) if w is None else w[self.order]
         cw = np.cumsum(ws)
         before_seg = np.concatenate(([0.0], cw[self.seg_start[1:] - 1]))
         pool = np.diff(np.concatenate((before_seg, [cw[-1]])))
-        before_row = cw - ws - before_seg[self.seg]
-        pos = np.bincount(self.seg, ws * self.y, minlength=n_seg)
+        before_row = cw - ws - before_seg[seg]
+        pos = np.bincount(seg, ws * y, minlength=self.seg_start.size)
+        return [self._precision_recall(_k_rows(k, pool), seg, y, ws, before_row, pos) for k in ks]
+
+    def _at_ks_prefix(
+        self, ks: Sequence[KValue], w: np.ndarray
+    ) -> list[tuple[float, float]] | None:
+        prefix = self._prefixes.get(tuple(ks))
+        if prefix is None:
+            prefix = self._prefixes[tuple(ks)] = _Prefix.build(self, ks)
+        n_seg = self.seg_start.size
+        pool = np.bincount(self.row_seg, w, minlength=n_seg)
+        pos = np.bincount(self.row_seg, w * self.y_row, minlength=n_seg)
+        ws = w[prefix.rows]
+        cw = np.cumsum(ws)
+        before_seg = cw[prefix.start] - ws[prefix.start]
+        held = cw[prefix.start + prefix.length - 1] - before_seg
+        wanted = [_k_rows(k, pool) for k in ks]
+        if not np.all(prefix.whole | (held >= np.maximum.reduce(wanted))):
+            return None
+        before_row = cw - ws - before_seg[prefix.seg]
+        return [
+            self._precision_recall(k_rows, prefix.seg, prefix.y, ws, before_row, pos)
+            for k_rows in wanted
+        ]
+
+    def _precision_recall(
+        self,
+        k_rows: np.ndarray,
+        seg: np.ndarray,
+        y: np.ndarray,
+        ws: np.ndarray,
+        before_row: np.ndarray,
+        pos: np.ndarray,
+    ) -> tuple[float, float]:
+        """Precision and recall of the top ``k_rows`` weight of each segment, averaged over dates."""
+        n_seg = self.seg_start.size
+        units = np.clip(k_rows[seg] - before_row, 0.0, ws)
+        tp = np.bincount(seg, units * y, minlength=n_seg)
+        sel = np.bincount(seg, units, minlength=n_seg)
+        tp_d = np.bincount(self.seg_date, tp, minlength=self.n_dates)
+        sel_d = np.bincount(self.seg_date, sel, minlength=self.n_dates)
         pos_d = np.bincount(self.seg_date, pos, minlength=self.n_dates)
-        has_pos = pos_d > 0
-        out = []
-        for k in ks:
-            units = np.clip(_k_rows(k, pool)[self.seg] - before_row, 0.0, ws)
-            tp = np.bincount(self.seg, units * self.y, minlength=n_seg)
-            sel = np.bincount(self.seg, units, minlength=n_seg)
-            tp_d = np.bincount(self.seg_date, tp, minlength=self.n_dates)
-            sel_d = np.bincount(self.seg_date, sel, minlength=self.n_dates)
-            has_sel = sel_d > 0
-            precision = (
-                float((tp_d[has_sel] / sel_d[has_sel]).mean()) if has_sel.any() else math.nan
-            )
-            recall = float((tp_d[has_pos] / pos_d[has_pos]).mean()) if has_pos.any() else math.nan
-            out.append((precision, recall))
-        return out
+        has_sel, has_pos = sel_d > 0, pos_d > 0
+        precision = float((tp_d[has_sel] / sel_d[has_sel]).mean()) if has_sel.any() else math.nan
+        recall = float((tp_d[has_pos] / pos_d[has_pos]).mean()) if has_pos.any() else math.nan
+        return precision, recall
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    """The head of each segment of a :class:`_Segmented` that a resample's top k can reach.
+
+    Each segment keeps ``min(n, ceil(1.25 K) + 32)`` sorted rows, ``K`` the largest
+    capacity in rows of an unweighted segment of ``n`` rows: a resample's weights
+    have mean 1, so its top k lies in the first ``K`` or so rows.
+    """
+
+    rows: np.ndarray  # row of each prefix position
+    y: np.ndarray  # its label
+    seg: np.ndarray  # its segment
+    start: np.ndarray  # first prefix position of each segment
+    length: np.ndarray  # prefix rows of each segment (>= 1)
+    whole: np.ndarray  # the prefix is the whole segment
+
+    @classmethod
+    def build(cls, segmented: _Segmented, ks: Sequence[KValue]) -> _Prefix:
+        bounds = np.append(segmented.seg_start, segmented.order.size)
+        sizes = np.diff(bounds)
+        need = np.maximum.reduce([_k_rows(k, sizes.astype(np.float64)) for k in ks])
+        length = np.minimum(sizes, np.ceil(1.25 * need).astype(np.int64) + 32)
+        start = np.cumsum(length) - length
+        offset = np.arange(int(length.sum())) - np.repeat(start, length)
+        rows = segmented.order[np.repeat(segmented.seg_start, length) + offset]
+        seg = np.repeat(np.arange(sizes.size), length)
+        return cls(rows, segmented.y_row[rows], seg, start, length, length == sizes)
 
 
 # ---------------------------------------------------------------------------

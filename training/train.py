@@ -123,6 +123,12 @@ class TrainResult:
         column per scorer (in memory only; never logged: it holds household ids).
     evidence : RunEvidence or None
         The run's model evidence (:mod:`training.evidence`).
+    negative_share : float
+        Share of the negatives the models were fitted on (after
+        ``TrainConfig.max_negative_rows``).
+    n_bootstrap : int
+        Bootstrap resamples the intervals were drawn from (after
+        ``TrainConfig.max_bootstrap_rows``).
     """
 
     run_id: str
@@ -136,6 +142,8 @@ class TrainResult:
     window: dict[str, str] = field(default_factory=dict)
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)
     evidence: RunEvidence | None = None
+    negative_share: float = 1.0
+    n_bootstrap: int = 0
 
     def comparison_table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle: one row per metric, one column per scorer.
@@ -354,7 +362,8 @@ def run_training(
         Their latest value per household is joined onto the pooled test rows
         for the bias audit alone (never onto the frame the model is fitted on).
     negative_share : float, optional
-        Overrides ``config.negative_share`` (share of negatives kept, (0, 1]).
+        Overrides ``config.negative_share`` (share of negatives kept, (0, 1]),
+        used as given (``config.max_negative_rows`` does not lower it).
     dask_client : distributed.Client, optional
         Fit the fold and final models with ``lightgbm.dask`` on this cluster,
         rounds fixed by a single-machine pilot fit (:mod:`training.dask_fit`).
@@ -390,6 +399,8 @@ def run_training(
 
         fit = DaskFitter(dask_client, dask_address)
     share = config.negative_share if negative_share is None else negative_share
+    # the config's share is capped on a large warehouse; an explicit one is used as given
+    cap = config.max_negative_rows if negative_share is None else None
     try:
         with stage("read warehouse"):
             visits, incidents, digest = read_warehouse(home)
@@ -407,7 +418,7 @@ def run_training(
                 horizon_days=config.horizon_days,
                 escalation_categories=config.escalation_categories,
                 negative_share=share, random_state=config.seed, progress=progress,
-                exclude_suspect_visits=config.exclude_suspect_visits,
+                exclude_suspect_visits=config.exclude_suspect_visits, max_negative_rows=cap,
             )  # fmt: skip
             del visits, incidents
         features = pieces.feature_names
@@ -417,6 +428,7 @@ def run_training(
         scored, scorers = build_scored_test_frame(
             pieces, plan.folds, features, config, ground_truth_dir, stage, fit, fold_models
         )
+        config = config.model_copy(update={"n_bootstrap": bootstrap_resamples(config, len(scored))})
         with stage("evaluate"):
             pooled, per_fold = evaluate_scored(scored, config, scorers)
         with stage("evidence"):
@@ -465,7 +477,30 @@ def run_training(
         run_id=run_id, version=version, model_name=model_name, metrics=pooled,
         fold_metrics=per_fold, timings=stage.timings, peaks=stage.peaks,
         n_rows=pieces.n_rows, window=record.window, scored=scored, evidence=evidence,
+        negative_share=pieces.negative_share, n_bootstrap=config.n_bootstrap,
     )  # fmt: skip
+
+
+def bootstrap_resamples(config: TrainConfig, test_rows: int) -> int:
+    """Resamples of the run's bootstraps: ``n_bootstrap``, fewer on a very large test frame.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        ``n_bootstrap`` asked for and ``max_bootstrap_rows`` (test rows times resamples).
+    test_rows : int
+        Rows of the pooled test frame.
+
+    Returns
+    -------
+    int
+        ``min(n_bootstrap, max(50, max_bootstrap_rows // test_rows))``: each
+        resample costs a pass over the test rows per scorer, so the bootstraps'
+        time stays about that of 200 000 households at 200 resamples.
+    """
+    if test_rows <= 0:
+        return config.n_bootstrap
+    return min(config.n_bootstrap, max(50, config.max_bootstrap_rows // test_rows))
 
 
 def _leakage_canary(pieces: FramePieces, feature_names: list[str], config: TrainConfig) -> None:

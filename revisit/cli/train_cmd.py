@@ -58,8 +58,9 @@ NegativeShareOption = typer.Option(
     min=0.0,
     max=1.0,
     help="Share of negative household-weeks kept in the case-control sample the model is "
-    "fitted on (positives all kept; weights 1/share). Default: the configuration's "
-    "negative_share; 1 fits on every row.",
+    "fitted on (positives all kept; weights 1/share), used as given. Default: the "
+    "configuration's negative_share, lowered on a large warehouse to keep about "
+    "max_negative_rows negatives; 1 fits on every row.",
 )
 DaskOption = typer.Option(
     None,
@@ -209,6 +210,7 @@ def register(app: typer.Typer) -> None:
                     dask_client=client,
                     dask_address=dask or "",
                     signing_key=settings.signing_key,
+                    negative_share=negative_share,
                 )
         except (TrainingError, BaselineError, FileNotFoundError) as err:
             fail(str(err))
@@ -224,7 +226,8 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(
             f"\ntest metrics, pooled over folds ({result.n_rows} labelled household-weeks; "
-            f"model fitted on every positive and {cfg.negative_share:.0%} of the negatives):"
+            f"model fitted on every positive and {result.negative_share:.1%} of the negatives; "
+            f"intervals from {result.n_bootstrap} household resamples):"
         )
         typer.echo(result.comparison_table().to_string())
         if result.evidence is not None:
