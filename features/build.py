@@ -644,8 +644,14 @@ def _read_tables(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return store.read_visits(home), store.read_incidents(home)
 
 
-def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFrame:
+def build_feature_table(
+    home: Path, as_of: Any = None, *, visits_per_partition: int | None = None, **kw: Any
+) -> pd.DataFrame:
     """Feature table of the warehouse under ``home`` for one as-of date.
+
+    A warehouse of more than ``visits_per_partition`` visit rows is built one
+    partition of whole townships at a time (:mod:`features.snapshot`): the same
+    rows, a fraction of the memory.
 
     Parameters
     ----------
@@ -654,6 +660,9 @@ def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFram
     as_of : date-like or None
         As-of date (local midnight when a date is given); ``None`` means
         :func:`default_snapshot_as_of` (the serving snapshot).
+    visits_per_partition : int, optional
+        Visit rows per partition (default ``features.snapshot.VISITS_PER_PARTITION``,
+        1 500 000: the 1 000 000-household prefecture in 7 partitions).
     **kw
         Passed to :func:`build_features` (``horizon_days``,
         ``escalation_categories``, ``with_labels``, ``progress``).
@@ -668,6 +677,14 @@ def build_feature_table(home: Path, as_of: Any = None, **kw: Any) -> pd.DataFram
     EmptyWarehouseError
         When the warehouse has no visits (missing or empty).
     """
+    from features.snapshot import build_snapshot_in_parts, partitions_for, warehouse_visit_rows
+
+    n_parts = partitions_for(warehouse_visit_rows(Path(home)), visits_per_partition)
+    if n_parts > 1:  # a large warehouse: one partition of whole townships at a time
+        from features.distributed import snapshot_as_of
+
+        when = snapshot_as_of(Path(home)) if as_of is None else to_local(as_of)
+        return build_snapshot_in_parts(Path(home), when, n_parts, **kw)
     visits, incidents = _read_tables(Path(home))
     if len(visits) == 0:
         raise EmptyWarehouseError(

@@ -135,22 +135,33 @@ def township_partitions(home: Path, n_partitions: int) -> list[np.ndarray]:
     """
     path = warehouse_path(Path(home), TABLE_VISITS)
     visits = pd.read_parquet(path, columns=["household_id", "county", "township", "visited_at"])
-    latest = visits.sort_values("visited_at", kind="stable").drop_duplicates(
-        "household_id", keep="last"
-    )
-    place = latest["county"].astype(str) + "/" + latest["township"].astype(str)
-    owner = pd.Series(place.to_numpy(), index=latest["household_id"].astype(str).to_numpy())
-    load = visits["household_id"].astype(str).map(owner).value_counts()
-    bins: list[list[str]] = [[] for _ in range(max(1, min(n_partitions, len(load))))]
+    # integer codes throughout: 1 000 000 households hold 10 M visits
+    hh, households = pd.factorize(visits["household_id"].astype(str))
+    county, _ = pd.factorize(visits["county"].astype(str))
+    township, _ = pd.factorize(visits["township"].astype(str))
+    place, places = pd.factorize(county.astype(np.int64) * (int(township.max()) + 2) + township)
+    when = pd.to_datetime(visits["visited_at"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    del visits, county, township
+    latest = np.lexsort(
+        (when, hh)
+    )  # each household's rows by time; its last row is its latest visit
+    last = latest[np.r_[np.flatnonzero(np.diff(hh[latest])), hh.size - 1]] if hh.size else latest
+    owner = np.empty(len(households), dtype=np.int64)
+    owner[hh[last]] = place[last]
+    load = np.bincount(owner[hh], minlength=len(places))
+    bins: list[list[int]] = [[] for _ in range(max(1, min(n_partitions, int((load > 0).sum()))))]
     weight = np.zeros(len(bins))
-    for township, count in load.sort_values(ascending=False, kind="stable").items():
+    for p in np.argsort(-load, kind="stable"):
+        if load[p] == 0:
+            break
         k = int(np.argmin(weight))
-        bins[k].append(str(township))
-        weight[k] += count
-    return [np.sort(owner.index[owner.isin(b)].to_numpy(dtype=str)) for b in bins if b]
+        bins[k].append(int(p))
+        weight[k] += load[p]
+    names = np.asarray(households, dtype=object)
+    return [np.sort(names[np.isin(owner, b)].astype(str)) for b in bins if b]
 
 
-def _read_partition(home: Path, households: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_partition(home: Path, households: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The canonical visits and incidents of some households (Parquet filters: only their rows)."""
     from warehouse.store import conform, read_table
 
@@ -172,7 +183,7 @@ def _partition_task(
     """Features of one partition's households, written to ``out/part-<k>.parquet``; rows."""
     from features.build import build_features
 
-    visits, incidents = _read_partition(Path(home), households)
+    visits, incidents = read_partition(Path(home), households)
     frame = build_features(visits, incidents, as_of_dates, **kw)
     frame.to_parquet(Path(out) / f"part-{k:04d}.parquet", index=False)
     return len(frame)

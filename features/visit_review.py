@@ -444,7 +444,7 @@ def _suspect_mask(flagged: pd.DataFrame, review: pd.DataFrame) -> pd.Series:
 
 
 #: The columns of the visits table the review reads.
-_REVIEW_COLUMNS: Final = (
+REVIEW_COLUMNS: Final = (
     "visit_id", "officer_id", "county", "township", "station", "visited_at", "recorded_at",
     "review_status", "persons_met", "has_dispute", "dispute_type", "risk_hazards",
     "resolution_status",
@@ -474,7 +474,7 @@ class SuspectVisits:
 
     def __init__(self, visits: pd.DataFrame, config: ReviewConfig | None = None) -> None:
         self.config = (config or ReviewConfig()).validate()
-        self._visits = visits[[c for c in _REVIEW_COLUMNS if c in visits.columns]]  # no copy
+        self._visits = visits[[c for c in REVIEW_COLUMNS if c in visits.columns]]  # no copy
         vis = pd.to_datetime(visits["visited_at"])
         if vis.dt.tz is None:
             vis = vis.dt.tz_localize(TIMEZONE)

@@ -617,12 +617,18 @@ def ingest_paths(
     _log_dropped_columns(report.files)
 
     conflicts: list[pd.DataFrame] = []
-    for table, parts in good.items():
-        if not parts:
+    for table in list(good):
+        parts = good.pop(table)  # the chunks go as soon as they are one frame (1 M households:
+        if not parts:  # 10 M visits; holding both doubled ingest's peak)
             continue
-        new = conform(pd.concat([f for _, f in parts], ignore_index=True), table)
         file_idx = np.concatenate([np.full(len(f), i) for i, f in parts])
+        frames = [f for _, f in parts]
+        del parts
+        new = pd.concat(frames, ignore_index=True)
+        del frames
+        new = conform(new, table)
         clines, qlines = _merge_into_warehouse(home, table, new, file_idx, report.files, dry_run)
+        del new
         conflicts.append(clines)
         quarantine.append(qlines)
     if not dry_run:

@@ -1,0 +1,185 @@
+"""The one-date feature snapshot of a large warehouse, built one partition of townships at a time.
+
+Why
+---
+The feature job holds the whole warehouse prepared in memory: 7.6 GB for the
+1 000 000-household reference prefecture (10 M visits), measured with
+``python -m benchmarks.bench_scale``. Serving builds this snapshot at start-up
+and should stay within 4 GB (issue #12). Every feature but the context rates is
+a function of one household's own records, and the context rates need whole
+villages and townships, so the job gives the same rows on any partition of the
+households that keeps whole townships (:mod:`features.distributed`, which does
+the same on a Dask cluster, says why and names the one exception: a household
+that moved between townships). Here the partitions run one after another in
+the calling process, each reading only its households' rows (Parquet filters).
+
+Each partition reads its rows by position (the partition of every row comes from
+the household column alone), one record batch at a time. Suspect visits
+(``exclude_suspect_visits``) are judged on the whole visits table, because the
+officer review scores officers over all their households; the review reads only
+its window's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.prepare import INCIDENT_COLUMNS_NEEDED, VISIT_COLUMNS_NEEDED
+from warehouse.contract import (
+    DEFAULT_ESCALATION_CATEGORIES,
+    DEFAULT_HORIZON_DAYS,
+    TABLE_INCIDENTS,
+    TABLE_VISITS,
+    warehouse_path,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Visit columns the feature job reads: those it needs and the two it uses when present.
+_VISIT_COLUMNS = (*VISIT_COLUMNS_NEEDED, "dispute_parties", "followup_due")
+
+#: Visits per partition: about 150 000 households of the reference prefecture, whose
+#: feature job peaks near 1 GB. A warehouse with fewer visits is built in one piece.
+VISITS_PER_PARTITION = 1_500_000
+
+
+def warehouse_visit_rows(home: Path) -> int:
+    """Rows of ``<home>/warehouse/visits.parquet`` from its footer (0 when absent)."""
+    import pyarrow.parquet as pq
+
+    path = warehouse_path(Path(home), TABLE_VISITS)
+    if not path.exists():
+        return 0
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def partitions_for(n_visits: int, visits_per_partition: int | None = None) -> int:
+    """Partitions of whole townships for a warehouse of ``n_visits`` visit rows (at least 1)."""
+    per = VISITS_PER_PARTITION if visits_per_partition is None else visits_per_partition
+    return max(1, math.ceil(n_visits / max(1, per)))
+
+
+def build_snapshot_in_parts(
+    home: Path,
+    as_of: pd.Timestamp,
+    n_partitions: int,
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    escalation_categories: Sequence[str] = DEFAULT_ESCALATION_CATEGORIES,
+    with_labels: bool = True,
+    exclude_suspect_visits: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Feature rows of one as-of date, computed one partition of whole townships at a time.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home holding ``warehouse/``.
+    as_of : pandas.Timestamp
+        The as-of date (time-zone aware, Asia/Shanghai).
+    n_partitions : int
+        Partitions of about equal visit counts (:func:`features.distributed.township_partitions`).
+    horizon_days, escalation_categories, with_labels
+        As :func:`features.build.build_features`.
+    exclude_suspect_visits : bool, default False
+        Treat the visits the officer review finds suspect at ``as_of`` (judged on the
+        whole table) as missing evidence, as :func:`features.build.build_features` does.
+    progress : bool, default False
+        A progress bar over the partitions.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`features.build.build_features` for ``[as_of]``: one row per household
+        of the cohort, sorted by ``household_id``.
+
+    """
+    from features.build import FeatureJob
+    from features.distributed import township_partitions
+    from warehouse.store import read_rows
+
+    parts = township_partitions(home, n_partitions)
+    visit_part = _row_partitions(home, TABLE_VISITS, parts)
+    incident_part = _row_partitions(home, TABLE_INCIDENTS, parts)
+    suspect = _suspect_rows(home, as_of) if exclude_suspect_visits else None
+    frames = []
+    iterator: Any = enumerate(parts)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=len(parts), desc="snapshot partitions", unit="part")
+    for k, _ in iterator:
+        mine = np.flatnonzero(visit_part == k)  # positions in the file, ascending
+        visits = read_rows(home, TABLE_VISITS, mine, _VISIT_COLUMNS)
+        incidents = read_rows(
+            home, TABLE_INCIDENTS, np.flatnonzero(incident_part == k), INCIDENT_COLUMNS_NEEDED
+        )
+        exclude = None
+        if suspect is not None:
+            exclude = np.searchsorted(mine, suspect[np.isin(suspect, mine)])
+        job = FeatureJob(
+            visits,
+            incidents,
+            horizon_days=horizon_days,
+            escalation_categories=escalation_categories,
+        )
+        del visits, incidents
+        rows = job.rows_at(as_of, with_labels=with_labels, exclude_rows=exclude)
+        frames.append(job.assemble([rows], with_labels=with_labels))
+        del job, rows
+    frame = pd.concat(frames, ignore_index=True)
+    del frames
+    order = frame["household_id"].argsort(kind="stable").to_numpy()
+    frame = frame.take(order).reset_index(drop=True)
+    logger.info("snapshot of %d households built in %d partitions", len(frame), len(parts))
+    return frame
+
+
+def _row_partitions(home: Path, table: str, parts: list[np.ndarray]) -> np.ndarray:
+    """The partition of each row of a warehouse table (``-1``: a household in none).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_rows,)
+        Partition index of the row's household, in file order.
+    """
+    from warehouse.store import read_table
+
+    households = read_table(Path(home), table, ["household_id"])["household_id"]
+    codes, uniques = pd.factorize(households)
+    del households
+    owner = pd.Index(np.concatenate(parts)) if parts else pd.Index([], dtype=str)
+    part_of = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    where = owner.get_indexer(pd.Index(uniques).astype(str))
+    if codes.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.where(where >= 0, part_of[np.maximum(where, 0)], -1)[codes]
+
+
+def _suspect_rows(home: Path, as_of: pd.Timestamp) -> np.ndarray:
+    """Positions in the visits file of the visits the officer review finds suspect at ``as_of``.
+
+    The review at ``as_of`` reads only the visits of its window and the versions of
+    visits with several (:class:`features.visit_review.SuspectVisits`), so only those
+    rows are read in full.
+    """
+    from features.visit_review import REVIEW_COLUMNS, ReviewConfig, SuspectVisits
+    from warehouse.store import read_rows, read_visits
+
+    keys = read_visits(Path(home), ["visit_id", "visited_at"])
+    when = pd.to_datetime(keys["visited_at"])
+    start = as_of - pd.Timedelta(days=ReviewConfig().window_days)
+    window = ((when >= start) & (when < as_of)).fillna(False).to_numpy()
+    ids, _ = pd.factorize(keys["visit_id"])  # duplicated() would copy 10 M strings to objects
+    del keys, when
+    needed = np.flatnonzero(window | (np.bincount(ids)[ids] > 1))
+    recent = read_rows(Path(home), TABLE_VISITS, needed, [*REVIEW_COLUMNS, "household_id"])
+    return needed[SuspectVisits(recent).rows_at(as_of)]

@@ -1,0 +1,68 @@
+"""The one-date snapshot of a large warehouse, built one partition of whole townships at a time.
+
+Invariant: for a warehouse whose households never move between townships the
+partitioned snapshot (:mod:`features.snapshot`) equals the one-piece feature job,
+with and without the suspect visits left out (judged on the whole table: the
+officer review scores officers across townships).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import build_feature_table
+from features.distributed import township_partitions
+from features.snapshot import partitions_for
+from tests.test_suspect_features import DATES, _incidents, _visits
+from tests.warehouse_factory import random_warehouse, write_warehouse
+
+ONE_PIECE = 10**9
+
+
+def test_partitions_follow_the_visit_count() -> None:
+    assert partitions_for(0) == 1 and partitions_for(1_500_000) == 1
+    assert partitions_for(10_000_000) == 7  # the reference prefecture
+    assert partitions_for(1001, 250) == 5
+
+
+@pytest.mark.parametrize("with_labels", [True, False])
+def test_partitioned_snapshot_equals_the_one_piece_job(tmp_path: Path, with_labels: bool) -> None:
+    visits, incidents = random_warehouse(
+        7, n_households=900, days=400, visits_per_household=8, n_villages=6, planted_signal=True
+    )
+    write_warehouse(tmp_path, visits, incidents)
+    kw = {"with_labels": with_labels}
+    want = build_feature_table(tmp_path, "2024-09-02", visits_per_partition=ONE_PIECE, **kw)
+    got = build_feature_table(tmp_path, "2024-09-02", visits_per_partition=len(visits) // 3, **kw)
+    assert len(want) > 500 and len(township_partitions(tmp_path, 3)) == 2  # two townships
+    pd.testing.assert_frame_equal(got, want)
+    # the default as-of date (the serving snapshot's) is found the same way
+    default = build_feature_table(tmp_path, visits_per_partition=len(visits) // 3, **kw)
+    assert default["as_of"].iloc[0] == build_feature_table(tmp_path, **kw)["as_of"].iloc[0]
+
+
+@pytest.mark.parametrize("day", [0, -2])  # B's burst the week before, and 12 weeks on
+def test_suspect_visits_are_judged_on_the_whole_table_and_left_out_in_every_partition(
+    tmp_path: Path, day: int
+) -> None:
+    visits = _visits()
+    # three townships: officer B's suspect visits fall in all of them
+    codes = visits["household_id"].map(lambda h: sum(map(ord, h)) % 3).to_numpy()
+    visits["township"] = np.array(["T1", "T2", "T3"])[codes]
+    visits["village"] = np.array(["V1", "V2", "V3"])[codes]
+    write_warehouse(tmp_path, visits, _incidents())
+    assert len(township_partitions(tmp_path, 3)) == 3
+    kw = {"with_labels": False, "exclude_suspect_visits": True}
+    want = build_feature_table(tmp_path, DATES[day], visits_per_partition=ONE_PIECE, **kw)
+    got = build_feature_table(tmp_path, DATES[day], visits_per_partition=len(visits) // 3, **kw)
+    pd.testing.assert_frame_equal(got, want)
+    kept = build_feature_table(tmp_path, DATES[day], visits_per_partition=len(visits) // 3)
+    b = want["household_id"].str.startswith("HB")
+    assert (
+        kept.loc[b.to_numpy(), "visits_all_count"].to_numpy()
+        > want.loc[b, "visits_all_count"].to_numpy()
+    ).all()
