@@ -131,3 +131,32 @@ def test_the_crosstab_read_week_by_week_equals_the_crosstab_of_every_row() -> No
     whole = top_share_crosstab(rows, "score", ["a", "b"], share=0.01)
     assert len(reads) == 2
     pd.testing.assert_frame_equal(by_date, whole, check_exact=False, rtol=1e-12)
+
+
+def test_beyond_the_cap_a_seeded_sample_of_the_top_rows_is_explained(monkeypatch) -> None:
+    import training.reviewers as R
+
+    monkeypatch.setattr(R, "MAX_EXPLAINED_ROWS", 25)
+    rows = _rows(n=2000, weeks=3)
+    seen: list[pd.DataFrame] = []
+
+    def explain(part: pd.DataFrame) -> list[list[Reason]]:
+        seen.append(part)
+        return [[_reason("a")] for _ in range(len(part))]
+
+    table = top_share_crosstab(rows, "score", ["a", "b"], share=0.01, explain=explain)
+    top = rows[top_share_mask(rows, "score", 0.01)]
+    assert len(seen) == 1 and len(seen[0]) == 25 < len(top)  # 60 top rows, 25 explained
+    assert set(seen[0]["household_id"] + seen[0]["as_of"].astype(str)) <= set(
+        top["household_id"] + top["as_of"].astype(str)
+    )
+    assert table.set_index("feature").loc["a", "reason_share_top"] == 1.0
+    again: list[pd.DataFrame] = []
+    top_share_crosstab(
+        rows,
+        "score",
+        ["a", "b"],
+        share=0.01,
+        explain=lambda p: again.append(p) or [[] for _ in range(len(p))],
+    )
+    pd.testing.assert_frame_equal(again[0], seen[0])  # the same sample each time
