@@ -39,6 +39,7 @@ from warehouse.contract import (
     TABLE_VISITS,
     warehouse_path,
 )
+from warehouse.memory import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ def build_snapshot_in_parts(
     parts = township_partitions(home, n_partitions)
     visit_part = _row_partitions(home, TABLE_VISITS, parts)
     incident_part = _row_partitions(home, TABLE_INCIDENTS, parts)
+    release_memory()
     suspect = _suspect_rows(home, as_of) if exclude_suspect_visits else None
     frames = []
     iterator: Any = enumerate(parts)
@@ -135,6 +137,7 @@ def build_snapshot_in_parts(
         rows = job.rows_at(as_of, with_labels=with_labels, exclude_rows=exclude)
         frames.append(job.assemble([rows], with_labels=with_labels))
         del job, rows
+        release_memory()  # the next partition reuses nothing of this one's job
     frame = _merge_sorted(frames)
     logger.info("snapshot of %d households built in %d partitions", len(frame), len(parts))
     return frame
@@ -195,14 +198,22 @@ def _row_partitions(home: Path, table: str, parts: list[np.ndarray]) -> np.ndarr
     return np.where(where >= 0, part_of[np.maximum(where, 0)], -1)[codes]
 
 
-def _suspect_rows(home: Path, as_of: pd.Timestamp) -> np.ndarray:
-    """Positions in the visits file of the visits the officer review finds suspect at ``as_of``.
+def review_window_rows(home: Path, as_of: pd.Timestamp) -> tuple[np.ndarray, pd.DataFrame]:
+    """The visits the officer review at ``as_of`` can read, and their positions in the file.
 
-    The review at ``as_of`` reads only the visits of its window and the versions of
-    visits with several (:class:`features.visit_review.SuspectVisits`), so only those
-    rows are read in full.
+    The review reads the visits of its window (``visited_at`` in the
+    ``ReviewConfig.window_days`` before ``as_of``) and every version of visits
+    with several (:class:`features.visit_review.SuspectVisits`); on 10 M visits
+    that is a few hundred thousand rows, read here without the others.
+
+    Returns
+    -------
+    positions : ndarray of int64
+        Ascending row positions in ``<home>/warehouse/visits.parquet``.
+    visits : DataFrame
+        Those rows: the review's columns and ``household_id``, canonical dtypes.
     """
-    from features.visit_review import REVIEW_COLUMNS, ReviewConfig, SuspectVisits
+    from features.visit_review import REVIEW_COLUMNS, ReviewConfig
     from warehouse.store import read_rows, read_visits
 
     keys = read_visits(Path(home), ["visit_id", "visited_at"])
@@ -212,5 +223,15 @@ def _suspect_rows(home: Path, as_of: pd.Timestamp) -> np.ndarray:
     ids, _ = pd.factorize(keys["visit_id"])  # duplicated() would copy 10 M strings to objects
     del keys, when
     needed = np.flatnonzero(window | (np.bincount(ids)[ids] > 1))
-    recent = read_rows(Path(home), TABLE_VISITS, needed, [*REVIEW_COLUMNS, "household_id"])
-    return needed[SuspectVisits(recent).rows_at(as_of)]
+    return needed, read_rows(Path(home), TABLE_VISITS, needed, [*REVIEW_COLUMNS, "household_id"])
+
+
+def _suspect_rows(home: Path, as_of: pd.Timestamp) -> np.ndarray:
+    """Positions in the visits file of the visits the officer review finds suspect at ``as_of``."""
+    from features.visit_review import SuspectVisits
+
+    needed, recent = review_window_rows(home, as_of)
+    suspect = needed[SuspectVisits(recent).rows_at(as_of)]
+    del recent
+    release_memory()
+    return suspect

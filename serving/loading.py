@@ -221,25 +221,53 @@ def load_state(settings: ServingSettings) -> ServingState:
         When any part fails; the caller keeps its previous state.
     """
     from serving.publishing import load_followups
+    from warehouse.memory import release_memory
 
     model, info = load_champion(settings)
-    frame, as_of = load_snapshot(
+    # The follow-ups and the officer review read columns of every visit (10 M at
+    # 1 000 000 households); done before the snapshot, their reads do not stack on it.
+    as_of = _snapshot_date(settings)
+    followups = load_followups(settings.home, as_of) if as_of is not None else {}
+    suspect = load_suspect_households(settings, as_of) if as_of is not None else frozenset()
+    release_memory()
+    frame, snapshot_as_of = load_snapshot(
         settings,
         info.horizon_days,
         exclude_suspect_visits=trained_without_suspect_visits(info.params),
     )
+    release_memory()  # what the feature job read and dropped
+    if snapshot_as_of != as_of:  # the date could not be read ahead
+        followups = load_followups(settings.home, snapshot_as_of)
+        suspect = load_suspect_households(settings, snapshot_as_of)
     state = ServingState(
         model,
         frame,
         info,
-        as_of,
+        snapshot_as_of,
         top_k=settings.reasons_top_k,
         reasons_cache_size=settings.reasons_cache_size,
         page_cache_bytes=settings.page_cache_bytes,
-        suspect_households=load_suspect_households(settings, as_of),
+        suspect_households=suspect,
     )
-    state.followups = load_followups(settings.home, state.as_of)
+    state.followups = followups
+    release_memory()
     return state
+
+
+def _snapshot_date(settings: ServingSettings) -> pd.Timestamp | None:
+    """The snapshot's as-of date from the warehouse's time columns alone (``None``: unreadable).
+
+    As :func:`load_snapshot` finds it: ``settings.as_of`` at local midnight, else the
+    day after the latest ``recorded_at``.
+    """
+    try:
+        if settings.as_of is not None:
+            return to_local_midnight(pd.Timestamp(settings.as_of))
+        from features.distributed import snapshot_as_of
+
+        return to_local_midnight(snapshot_as_of(settings.home))
+    except Exception:  # an empty or unreadable warehouse: load_snapshot says why
+        return None
 
 
 def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> frozenset[str]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from campaign.config import PublishConfig
 from campaign.db import TaskDB
-from campaign.followup import overdue_followups, read_campaign_visits
+from campaign.followup import FOLLOWUP_COLUMNS, overdue_followups, read_campaign_visits
 from campaign.tasks import PublishReport, publish, shared_rank_ranges
 from serving.state import ServingState
 
@@ -49,7 +49,7 @@ def load_followups(home: Path, as_of: pd.Timestamp) -> dict[str, int]:
     Returns an empty mapping (and logs why) when the visits cannot be read.
     """
     try:
-        late = overdue_followups(read_campaign_visits(home), as_of)
+        late = overdue_followups(read_campaign_visits(home, FOLLOWUP_COLUMNS), as_of)
     except Exception as err:  # a list without this reason beats no list at all
         logger.warning("follow-up reasons left out: %s", type(err).__name__)
         return {}

@@ -66,3 +66,23 @@ def test_suspect_visits_are_judged_on_the_whole_table_and_left_out_in_every_part
         kept.loc[b.to_numpy(), "visits_all_count"].to_numpy()
         > want.loc[b, "visits_all_count"].to_numpy()
     ).all()
+
+
+@pytest.mark.parametrize("day", [0, -2])
+def test_serving_marks_the_households_the_whole_table_review_marks(
+    tmp_path: Path, day: int
+) -> None:
+    import datetime as dt
+
+    from campaign.officer_review import households_with_suspect_visits
+    from features.visit_review import suspect_visit_ids
+    from serving.config import ServingSettings
+    from serving.loading import load_suspect_households
+
+    visits = _visits()
+    write_warehouse(tmp_path, visits, _incidents())
+    as_of = DATES[day]
+    settings = ServingSettings().with_overrides(home=tmp_path, as_of=dt.date(2025, 2, 10))
+    got = load_suspect_households(settings, as_of)
+    want = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
+    assert got == frozenset(want["household_id"]) and len(got) == 20  # B's twenty

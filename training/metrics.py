@@ -278,15 +278,13 @@ class _Segmented:
     def at_ks(self, ks: Sequence[KValue], w: np.ndarray | None) -> list[tuple[float, float]]:
         """:meth:`at_k` for several capacities, the weights' running sums computed once.
 
-        Estimates (``w`` is ``None``) take the full pass; resamples the prefixes.
+        Reads the segments' prefixes; the full pass only when a resample leaves a
+        prefix short of the capacity.
         """
         if self.y_row.size == 0:
             return [(math.nan, math.nan) for _ in ks]
-        if w is not None:
-            out = self._at_ks_prefix(ks, w)
-            if out is not None:
-                return out
-        return self._at_ks_full(ks, w)
+        out = self._at_ks_prefix(ks, np.ones(self.y_row.size) if w is None else w)
+        return self._at_ks_full(ks, w) if out is None else out
 
     def _at_ks_full(self, ks: Sequence[KValue], w: np.ndarray | None) -> list[tuple[float, float]]:
         y = self.y_row[self.order]

@@ -96,15 +96,6 @@ def write_model_artifacts(
     )
 
 
-def _top_share_per_date(scored: pd.DataFrame, score_col: str, share: float) -> np.ndarray:
-    """Rows on the list: the top ``ceil(share * n)`` of each as-of date by score."""
-    ranked = scored.sort_values([score_col, "household_id"], ascending=[False, True], kind="stable")
-    position = ranked.groupby("as_of", sort=False).cumcount()
-    size = ranked.groupby("as_of", sort=False)["as_of"].transform("size")
-    chosen = position < np.maximum(1, np.ceil(share * size))
-    return chosen.reindex(scored.index).to_numpy(dtype=bool)
-
-
 def audit_only_values(home: Path, audit_only: Sequence[str]) -> pd.DataFrame | None:
     """Latest value per household of each declared audit-only attribute, wide.
 
@@ -147,10 +138,11 @@ def audit_and_plots(
     attribute, joined here onto a copy of the test rows only).
     """
     from training.audit import bias_audit
+    from training.evidence import top_share_mask
     from training.plots import plot_disparities, save_figure
 
     frame = scored.copy()
-    frame["selected"] = _top_share_per_date(frame, MODEL, config.headline_share)
+    frame["selected"] = top_share_mask(frame, MODEL, config.headline_share)
     attributes = ["county", "township"]
     if audit_values is not None:
         extra = [c for c in audit_values.columns if c != "household_id"]
@@ -208,9 +200,7 @@ def _plots(frame: pd.DataFrame, scorers: list[str], config: TrainConfig, out: Pa
     probs = {name: v for name, v in scores.items() if name != HAND_RULE}
     save_figure(plot_precision_recall(y, scores), out / "pr_curve.png")
     save_figure(
-        plot_precision_at_k(
-            y, scores, as_of=frame["as_of"].to_numpy(), tiebreak=frame["household_id"].to_numpy()
-        ),
+        plot_precision_at_k(y, scores, as_of=frame["as_of"], tiebreak=frame["household_id"]),
         out / "precision_at_k.png",
     )
     save_figure(plot_calibration(y, probs), out / "calibration.png")

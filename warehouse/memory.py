@@ -55,3 +55,24 @@ def current_rss() -> int:
 def format_bytes(n: float) -> str:
     """``1.2 GB`` / ``340 MB`` (decimal units, as ``free`` and ``top`` show them with ``--si``)."""
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the system: Arrow's pool, then glibc's heap.
+
+    Both allocators keep freed pages for reuse, so a process that read 10 M visits
+    and dropped them still shows them resident (serving at 1 000 000 households:
+    1.4 GB resident after the officer review's read, 0.4 GB after this call).
+    Harmless where there is nothing to release or no glibc.
+    """
+    import contextlib
+    import ctypes
+
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - pyarrow is a dependency
+        pass
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

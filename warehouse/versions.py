@@ -183,23 +183,41 @@ def merge_versions(
 
     # The household of an id is fixed by its first stored (or first incoming) version.
     owner = existing.drop_duplicates(id_col, keep="first").set_index(id_col)["household_id"]
-    incoming = new[~dup].drop_duplicates(id_col, keep="first").set_index(id_col)["household_id"]
+    incoming = (
+        new.loc[~dup, [id_col, "household_id"]]  # two columns, not a copy of every new row
+        .drop_duplicates(id_col, keep="first")
+        .set_index(id_col)["household_id"]
+    )
     owner = pd.concat([owner, incoming[~incoming.index.isin(owner.index)]])
     expected = new[id_col].map(owner)
     changed = ~dup & (expected.notna() & (expected != new["household_id"])).to_numpy(dtype=bool)
 
     accepted = ~dup & ~changed
-    added = new[accepted]
+    added_ids = new.loc[accepted, id_col]
     was_known = np.zeros(len(new), dtype=bool)
     was_known[accepted] = (
-        added[id_col].isin(existing[id_col]).to_numpy()
-        | added[id_col].duplicated(keep="first").to_numpy()
+        added_ids.isin(existing[id_col]).to_numpy() | added_ids.duplicated(keep="first").to_numpy()
     )
     lines = _version_lines(table, existing, new, accepted, was_known)
-    combined = pd.concat([existing, added], ignore_index=True)
-    combined = combined.sort_values("recorded_at", kind="stable").reset_index(drop=True)
+    combined = _stored_order(existing, new, np.flatnonzero(accepted))
     ledger = pd.concat([known, keys[accepted]], ignore_index=True).drop_duplicates()
     return MergeResult(combined, dup, changed, accepted, was_known, lines, ledger)
+
+
+def _stored_order(existing: pd.DataFrame, new: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The stored table then the accepted new ``rows``, sorted by ``recorded_at`` (stable).
+
+    Equal to ``concat([existing, new.iloc[rows]]).sort_values("recorded_at",
+    kind="stable")`` with a fresh index; the first ingest (nothing stored) takes
+    the new rows in their final order in one copy (10 M visits: one copy of the
+    table rather than three).
+    """
+    if len(existing) == 0:
+        when = new["recorded_at"].iloc[rows].reset_index(drop=True)
+        order = when.sort_values(kind="stable").index.to_numpy()  # as sort_values: NaT last
+        return new.take(rows[order]).reset_index(drop=True)
+    combined = pd.concat([existing, new.take(rows)], ignore_index=True)
+    return combined.sort_values("recorded_at", kind="stable").reset_index(drop=True)
 
 
 def _version_lines(
