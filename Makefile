@@ -45,8 +45,9 @@ bench: $(STAMP) ## Benchmarks of ingestion, simulation, features, training and s
 	$(BIN)/python -m benchmarks.run_all
 
 SCALE_HOUSEHOLDS ?= 200000
-bench-scale: $(STAMP) ## The main job stage by stage at SCALE_HOUSEHOLDS (time, peak RSS), DuckDB peer
-	$(BIN)/python -m benchmarks.bench_scale --households $(SCALE_HOUSEHOLDS) --peer
+SCALE_PEER ?= --peer
+bench-scale: $(STAMP) ## The main job stage by stage at SCALE_HOUSEHOLDS (time, peak RSS), DuckDB peer (SCALE_PEER= leaves it out)
+	$(BIN)/python -m benchmarks.bench_scale --households $(SCALE_HOUSEHOLDS) $(SCALE_PEER)
 
 mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (one worker, job execution and telemetry off)
 	@echo "training runs (classic view): http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
