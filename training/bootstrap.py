@@ -189,6 +189,31 @@ def _coded_once(
     return inputs
 
 
+def _paired_setup(
+    frame: pd.DataFrame,
+    label_col: str,
+    as_of_col: str | None,
+    group_col: str | None,
+    tiebreak_col: str | None,
+    cluster_col: str | None,
+    random_state: int | np.random.Generator | None,
+) -> tuple[Any, np.ndarray | None, int, np.random.Generator, Mapping[str, Any]]:
+    """What :func:`evaluate` and :func:`bootstrap_draws` share: inputs, clusters, generator.
+
+    Returns the per-score input function (:func:`_coded_once`), the cluster codes and
+    count, the generator and its starting state (every model's resamples start there).
+    """
+    codes_of = _coded_once(
+        _column(frame, label_col, "label"),
+        _column(frame, as_of_col, "as-of"),
+        _column(frame, group_col, "group"),
+        _column(frame, tiebreak_col, "tie-break"),
+    )
+    codes, n_clusters = _cluster_codes(frame, cluster_col)
+    rng = np.random.default_rng(random_state)
+    return codes_of, codes, n_clusters, rng, rng.bit_generator.state
+
+
 def _ratio(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """:func:`training.metrics.lift` of paired draws, element by element (``nan`` where 0)."""
     out = np.full(values.shape, math.nan)
@@ -302,17 +327,9 @@ def evaluate(
             raise MetricInputError(f"{role} {name!r} is not a model of {list(score_cols)!r}")
     ks = [_check_k(k) for k in ks]
     group_ks = [_check_k(k) for k in group_ks]
-    y = _column(frame, label_col, "label")
-    dates, groups, ties = (
-        _column(frame, as_of_col, "as-of"),
-        _column(frame, group_col, "group"),
-        _column(frame, tiebreak_col, "tie-break"),
+    codes_of, codes, n_clusters, rng, start = _paired_setup(
+        frame, label_col, as_of_col, group_col, tiebreak_col, cluster_col, random_state
     )
-    codes, n_clusters = _cluster_codes(frame, cluster_col)
-    rng = np.random.default_rng(random_state)
-    start = rng.bit_generator.state
-
-    codes_of = _coded_once(y, dates, groups, ties)
 
     def evaluator(name: str) -> _Evaluator:
         yy, ss, d, g, t = codes_of(_column(frame, score_cols[name], "score"))
@@ -402,17 +419,9 @@ def bootstrap_draws(
         raise MetricInputError("score_cols must name at least one model, got an empty mapping")
     ks = [_check_k(k) for k in ks]
     group_ks = [_check_k(k) for k in group_ks]
-    y = _column(frame, label_col, "label")
-    dates, groups, ties = (
-        _column(frame, as_of_col, "as-of"),
-        _column(frame, group_col, "group"),
-        _column(frame, tiebreak_col, "tie-break"),
+    codes_of, codes, n_clusters, rng, start = _paired_setup(
+        frame, label_col, as_of_col, group_col, tiebreak_col, cluster_col, random_state
     )
-    codes, n_clusters = _cluster_codes(frame, cluster_col)
-    rng = np.random.default_rng(random_state)
-    start = rng.bit_generator.state
-
-    codes_of = _coded_once(y, dates, groups, ties)
 
     def evaluator(name: str) -> _Evaluator:
         yy, ss, d, g, t = codes_of(_column(frame, score_cols[name], "score"))
