@@ -278,10 +278,9 @@ def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> f
     """
     try:
         from campaign.officer_review import households_with_suspect_visits, suspect_visit_ids
-        from features.visit_review import REVIEW_COLUMNS
-        from warehouse.store import read_visits
+        from features.snapshot import review_window_rows
 
-        visits = read_visits(settings.home, [*REVIEW_COLUMNS, "household_id"])
+        _, visits = review_window_rows(settings.home, as_of)  # every row the review reads
         marked = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
     except Exception as err:  # the review is advisory; serving goes on without the marks
         logger.warning("no suspect-visit marks: %s: %s", type(err).__name__, err)
