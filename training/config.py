@@ -109,7 +109,7 @@ class TrainConfig(BaseModel):
     max_negative_rows : int
         At most about this many negative household-weeks in the sample: on a
         large warehouse the share is lowered to ``max_negative_rows / (households
-        x labelled weeks)`` (1 000 000 households: about 0.024), so that fitting
+        x labelled weeks)`` (1 000 000 households: about 0.023), so that fitting
         costs what it costs at 200 000 households. The share used is recorded as
         the run's ``negative_share``. An explicit ``revisit train
         --negative-share`` is used as given.
