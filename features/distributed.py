@@ -133,6 +133,21 @@ def township_partitions(home: Path, n_partitions: int) -> list[np.ndarray]:
     list of ndarray of str
         Household ids of each partition, each sorted.
     """
+    return township_partition_rows(home, n_partitions)[0]
+
+
+def township_partition_rows(home: Path, n_partitions: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`township_partitions`, and the partition of every row of the visits file.
+
+    Returns
+    -------
+    parts : list of ndarray of str
+        As :func:`township_partitions`.
+    row_part : ndarray of int64, shape (n_visits,)
+        Index in ``parts`` of each visit row's household, in file order (the
+        snapshot reads each partition's rows by position; one read of the
+        household column serves both).
+    """
     path = warehouse_path(Path(home), TABLE_VISITS)
     visits = pd.read_parquet(path, columns=["household_id", "county", "township", "visited_at"])
     # integer codes throughout: 1 000 000 households hold 10 M visits
@@ -158,7 +173,12 @@ def township_partitions(home: Path, n_partitions: int) -> list[np.ndarray]:
         bins[k].append(int(p))
         weight[k] += load[p]
     names = np.asarray(households, dtype=object)
-    return [np.sort(names[np.isin(owner, b)].astype(str)) for b in bins if b]
+    kept = [b for b in bins if b]
+    part_of_place = np.full(len(places), -1, dtype=np.int64)
+    for k, b in enumerate(kept):
+        part_of_place[b] = k
+    row_part = part_of_place[owner[hh]] if hh.size else np.zeros(0, dtype=np.int64)
+    return [np.sort(names[np.isin(owner, b)].astype(str)) for b in kept], row_part
 
 
 def read_partition(home: Path, households: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -104,11 +104,10 @@ def build_snapshot_in_parts(
 
     """
     from features.build import FeatureJob
-    from features.distributed import township_partitions
+    from features.distributed import township_partition_rows
     from warehouse.store import read_rows
 
-    parts = township_partitions(home, n_partitions)
-    visit_part = _row_partitions(home, TABLE_VISITS, parts)
+    parts, visit_part = township_partition_rows(home, n_partitions)
     incident_part = _row_partitions(home, TABLE_INCIDENTS, parts)
     release_memory()
     suspect = _suspect_rows(home, as_of) if exclude_suspect_visits else None
