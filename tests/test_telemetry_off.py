@@ -90,3 +90,23 @@ def test_every_revisit_command_runs_with_telemetry_off_unless_told_otherwise(
         monkeypatch.setenv(VARIABLE, preset)
     cli.main()
     assert seen == ["true" if preset is None else preset]
+
+
+def test_mlflow_artifact_progress_bars_are_off_in_revisit_commands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``revisit promote`` printed MLflow's "Downloading artifacts" bars among its own lines."""
+    import mlflow.environment_variables as mlflow_env
+
+    import revisit.cli as cli
+
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    seen: list[bool] = []
+    monkeypatch.setattr(
+        cli, "app", lambda: seen.append(mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get())
+    )
+    monkeypatch.setenv(name, "true")  # so that undoing the delenv unsets what main() sets
+    monkeypatch.delenv(name)
+    assert mlflow_env.MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is True  # MLflow's default
+    cli.main()
+    assert seen == [False]

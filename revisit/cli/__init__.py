@@ -63,9 +63,13 @@ def main() -> None:
 
     MLflow's usage telemetry is switched off for every Revisit process (set
     before any command imports mlflow; an explicit ``MLFLOW_DISABLE_TELEMETRY``
-    in the environment wins): a police deployment sends nothing out.
+    in the environment wins): a police deployment sends nothing out. MLflow's
+    "Downloading artifacts" progress bars, drawn when ``promote`` or ``rank``
+    reads a registered version, are off too (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``):
+    they interleave with the command's own output and say nothing to an officer.
     """
     import os
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     app()
