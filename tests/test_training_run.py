@@ -250,6 +250,21 @@ def test_empty_warehouse_is_a_plain_error(tmp_path: Path, monkeypatch: pytest.Mo
     assert "run revisit ingest first" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("extra", [[], ["--params", "missing.json"]])
+def test_train_on_a_mistyped_home_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str]
+) -> None:
+    """``revisit train --home NEW`` created NEW with a lock file and an MLflow store, then failed."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "no-such-home"
+    result = CliRunner().invoke(app, ["train", "--home", str(home), *extra])
+    assert result.exit_code == 1
+    assert "expected a warehouse at" in result.output and "run revisit ingest first" in result.output
+    assert "Traceback" not in result.output
+    assert not home.exists()
+
+
 def test_as_of_dates_are_mondays_with_fully_observed_horizon() -> None:
     visits, incidents = random_warehouse(2, n_households=30, days=200)
     dates = training_as_of_dates(visits, incidents, TrainConfig())

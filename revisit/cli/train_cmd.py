@@ -122,39 +122,42 @@ def register(app: typer.Typer) -> None:
         """
         configure_logging(logging.WARNING)
         _quiet_mlflow()
-        from pydantic import ValidationError
-
-        try:
-            home_dir = settings_for(home).home
-        except ValidationError:  # reported with its plain message by _train
-            home_dir = None
-        if home_dir is None:
-            _train(home, config, ground_truth, negative_share, dask, params)
+        # every input is checked before the lock is taken: a mistyped --home or
+        # --params leaves no folder, lock file or MLflow store behind
+        prepared = _prepare(home, config, ground_truth, negative_share, params)
+        if prepared is None:
             return
-        with locked_home(home_dir, wait):
-            _train(home, config, ground_truth, negative_share, dask, params)
+        settings, cfg, gt = prepared
+        with locked_home(settings.home, wait):
+            _train(settings, cfg, gt, negative_share, dask, params)
 
-    def _train(
+    def _prepare(
         home: Path | None,
         config: Path | None,
         ground_truth: Path | None,
         negative_share: float | None,
-        dask: str | None,
-        params: Path | None = None,
-    ) -> None:
-        from mlflow.exceptions import MlflowException
+        params: Path | None,
+    ) -> tuple[Any, Any, Path | None] | None:
+        """Settings, configuration and ground-truth folder of a run; ``None`` after a failure."""
         from pydantic import ValidationError
 
         from training.baselines import BaselineError, resolve_ground_truth_dir
         from training.config import ConfigError, load_config
-        from training.train import TrainingError, run_training
+        from warehouse.contract import warehouse_path
 
         try:
             settings = settings_for(home)
         except ValidationError as err:
             first = err.errors()[0]
             fail(f"bad setting {first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}")
-            return
+            return None
+        visits = warehouse_path(settings.home, "visits")
+        if not visits.exists():
+            fail(
+                f"expected a warehouse at {visits.parent} (the home {settings.home}), found "
+                f"none: run revisit ingest first, or give the home with --home"
+            )
+            return None
         try:
             cfg = load_config(config)
             if params is not None:
@@ -168,7 +171,22 @@ def register(app: typer.Typer) -> None:
             gt = resolve_ground_truth_dir(settings.home, ground_truth)
         except (ConfigError, BaselineError) as err:
             fail(str(err))
-            return
+            return None
+        return settings, cfg, gt
+
+    def _train(
+        settings: Any,
+        cfg: Any,
+        gt: Path | None,
+        negative_share: float | None,
+        dask: str | None,
+        params: Path | None = None,
+    ) -> None:
+        from mlflow.exceptions import MlflowException
+
+        from training.baselines import BaselineError
+        from training.train import TrainingError, run_training
+
         try:
             init_tracking_store(settings.tracking_uri)
         except MlflowException as err:
