@@ -235,6 +235,8 @@ def build_report(
     notes = []
     if tasks is None:
         notes.append("tasks figures n/a: no tasks table given")
+    if not totals.get("current", {}).get("households_visited"):
+        notes.append(no_visits_note(windows["current"], known))
     return Report(
         period=period,
         as_of=t,
@@ -249,6 +251,32 @@ def build_report(
         tasks_known=tasks is not None,
         notes=notes,
     )
+
+
+def no_visits_note(window: Window, known: pd.DataFrame) -> str:
+    """The plain-words note of a period without any known visit (its figures all read 0).
+
+    Parameters
+    ----------
+    window : Window
+        The report's current period.
+    known : DataFrame
+        Visits known by the report date (``visited_at``, Asia/Shanghai).
+
+    Returns
+    -------
+    str
+        E.g. "no visits recorded in the period 2025-03-03 to 2025-03-09: the latest
+        visit known by the report date is on 2024-12-31".
+    """
+    text = (
+        f"no visits recorded in the period {window.start.date().isoformat()} to "
+        f"{window.last_day.date().isoformat()}"
+    )
+    latest = known["visited_at"].max() if len(known) else None
+    if latest is not None and pd.notna(latest):
+        text += f": the latest visit known by the report date is on {latest.date().isoformat()}"
+    return text
 
 
 def figure_columns() -> list[str]:

@@ -338,3 +338,18 @@ def test_a_record_sent_twice_counts_once_in_its_latest_known_version() -> None:
     ).set_index("county")
     assert f.loc["兴义市", "people_met"] == 9 - 2 + 4
     assert f.loc["兴义市", "disputes_found"] == 2
+
+
+def test_a_period_without_visits_says_so_instead_of_a_silent_zero_bulletin() -> None:
+    """A daily report on a day nobody visited printed a bulletin of zeros without a word."""
+    quiet = build_report("daily", hand_visits(), hand_incidents(), as_of="2025-01-16")
+    assert quiet.totals["current"]["households_visited"] == 0
+    assert any(
+        n == "no visits recorded in the period 2025-01-15 to 2025-01-15: the latest visit "
+        "known by the report date is on 2025-01-10"
+        for n in quiet.notes
+    )
+    assert "no visits recorded" in render_html(quiet, "en")
+    busy = build_report("daily", hand_visits(), hand_incidents(), as_of="2025-01-22")
+    assert busy.totals["current"]["households_visited"] == 2
+    assert not any(n.startswith("no visits recorded") for n in busy.notes)

@@ -84,6 +84,9 @@ def register(app: typer.Typer) -> None:
             fail(
                 f"no visits in {county or township or 'the warehouse'!r} before {rep.as_of.date()}"
             )
+        for note in rep.notes:
+            if note.startswith("no visits recorded"):  # every figure reads 0: say why
+                typer.echo(f"note: {note}", err=True)
         headline = rep.headline_zh if lang == "zh" else rep.headline_en
         if fmt == "xlsx":
             assert out is not None
