@@ -287,6 +287,23 @@ def test_file_whose_every_row_is_quarantined_exits_non_zero(tmp_path: Path) -> N
     assert "every one of its 2 rows was quarantined" in "".join(result.output.split("\n"))
 
 
+def test_cli_lists_the_quarantine_reasons_without_the_values(tmp_path: Path) -> None:
+    """The reasons were only in the quarantine file: the command said where, not why."""
+    rows = [_row(i) for i in range(1, 6)]
+    for r in rows[:2]:
+        r[2] = "not a time 13800138000"
+    rows[2][1] = ""  # no household
+    path = _csv(tmp_path / "v.csv", HEADER, rows)
+    result = CliRunner().invoke(
+        app, ["ingest", str(path), "--home", str(tmp_path / "h"), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert re.search(r"2 rows: \S+: cannot read this date and time", text), text
+    assert re.search(r"1 rows: household is missing", text), text
+    assert "13800138000" not in result.output
+
+
 def test_counts_balance_when_a_visit_id_repeats_within_a_file(tmp_path: Path) -> None:
     rows = [_row(1), _row(2), _row(3), _row(3)]  # V003 twice, same content
     report = ingest_paths([_csv(tmp_path / "v.csv", HEADER, rows)], tmp_path / "h", None, now=NOW)

@@ -41,6 +41,39 @@ def _print_header_maps(console: Any, report: Any) -> None:
         console.print(grid)
 
 
+def quarantine_summary(path: Path, top: int = 5) -> list[str]:
+    """The most frequent quarantine reasons of one run, a line each, most frequent first.
+
+    Parameters
+    ----------
+    path : Path
+        The run's quarantine file (``<home>/quarantine/<run_id>.csv``; columns
+        :data:`warehouse.quarantine.QUARANTINE_COLUMNS`).
+    top : int
+        Reasons listed; the rest are summed in one last line.
+
+    Returns
+    -------
+    list of str
+        ``"<n> rows: <reason>"`` lines. The reasons name a column and what was
+        expected, never a cell's value (values stay in the file). Empty when the
+        file cannot be read.
+    """
+    import pandas as pd
+
+    try:
+        reasons = pd.read_csv(path, usecols=["reason"], dtype=str, encoding="utf-8-sig")["reason"]
+    except (OSError, ValueError):
+        return []
+    counts = reasons.fillna("(no reason)").value_counts()
+    lines = [f"{n} rows: {reason}" for reason, n in counts.head(top).items()]
+    if len(counts) > top:
+        lines.append(
+            f"{int(counts.iloc[top:].sum())} rows: {len(counts) - top} other reasons (see the file)"
+        )
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the CLI app."""
 
@@ -140,6 +173,8 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if report.quarantine_file is not None:
             console.print(f"quarantined rows and reasons: {report.quarantine_file}")
+            for line in quarantine_summary(report.quarantine_file):
+                console.print(f"  {line}", markup=False, highlight=False)
             repeats = totals["quarantine_repeats"]
             if repeats:
                 console.print(
