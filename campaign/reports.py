@@ -258,7 +258,10 @@ def period_figures(
     hz = hz.assign(hazard=hz["risk_hazards"].str.split(HAZARD_SEPARATOR)).explode("hazard")
     hz = hz.sort_values("visited_at").drop_duplicates(["household_id", "hazard"])
     last_visit = known.groupby("household_id")["visited_at"].max()
-    followed = hz["household_id"].map(last_visit) > hz["visited_at"]
+    if len(hz):
+        followed = hz["household_id"].map(last_visit) > hz["visited_at"]
+    else:  # mapping no row onto an empty datetime index fails (a date before any record)
+        followed = pd.Series(False, index=hz.index, dtype=bool)
     parts += [_count(hz, keys, "hazards_found"), _count(hz[followed], keys, "hazards_handled")]
     latest = known.sort_values("visited_at", kind="stable").drop_duplicates(
         "household_id", keep="last"

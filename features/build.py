@@ -645,7 +645,12 @@ def _read_tables(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def build_feature_table(
-    home: Path, as_of: Any = None, *, visits_per_partition: int | None = None, **kw: Any
+    home: Path,
+    as_of: Any = None,
+    *,
+    visits_per_partition: int | None = None,
+    known_suspects: tuple[pd.Timestamp, np.ndarray] | None = None,
+    **kw: Any,
 ) -> pd.DataFrame:
     """Feature table of the warehouse under ``home`` for one as-of date.
 
@@ -663,6 +668,10 @@ def build_feature_table(
     visits_per_partition : int, optional
         Visit rows per partition (default ``features.snapshot.VISITS_PER_PARTITION``,
         1 500 000: the 1 000 000-household prefecture in 7 partitions).
+    known_suspects : (Timestamp, ndarray of int64), optional
+        Suspect visits the caller already found (``features.snapshot.suspect_visit_rows``),
+        used by the partitioned build instead of reading the review window again; the
+        in-memory build reviews the visits it holds.
     **kw
         Passed to :func:`build_features` (``horizon_days``,
         ``escalation_categories``, ``with_labels``, ``progress``).
@@ -684,7 +693,9 @@ def build_feature_table(
         from features.distributed import snapshot_as_of
 
         when = snapshot_as_of(Path(home)) if as_of is None else to_local(as_of)
-        return build_snapshot_in_parts(Path(home), when, n_parts, **kw)
+        return build_snapshot_in_parts(
+            Path(home), when, n_parts, known_suspects=known_suspects, **kw
+        )
     visits, incidents = _read_tables(Path(home))
     if len(visits) == 0:
         raise EmptyWarehouseError(

@@ -76,6 +76,7 @@ def build_snapshot_in_parts(
     escalation_categories: Sequence[str] = DEFAULT_ESCALATION_CATEGORIES,
     with_labels: bool = True,
     exclude_suspect_visits: bool = False,
+    known_suspects: tuple[pd.Timestamp, np.ndarray] | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Feature rows of one as-of date, computed one partition of whole townships at a time.
@@ -93,6 +94,10 @@ def build_snapshot_in_parts(
     exclude_suspect_visits : bool, default False
         Treat the visits the officer review finds suspect at ``as_of`` (judged on the
         whole table) as missing evidence, as :func:`features.build.build_features` does.
+    known_suspects : (Timestamp, ndarray of int64), optional
+        ``(as_of, positions)`` of the suspect visits a caller already found with
+        :func:`suspect_visit_rows` (serving marks those households too): used when
+        its date is ``as_of``, so that the review window is not read twice.
     progress : bool, default False
         A progress bar over the partitions.
 
@@ -110,7 +115,12 @@ def build_snapshot_in_parts(
     parts, visit_part = township_partition_rows(home, n_partitions)
     incident_part = _row_partitions(home, TABLE_INCIDENTS, parts)
     release_memory()
-    suspect = _suspect_rows(home, as_of) if exclude_suspect_visits else None
+    suspect = None
+    if exclude_suspect_visits:
+        if known_suspects is not None and known_suspects[0] == as_of:
+            suspect = np.asarray(known_suspects[1], dtype=np.int64)
+        else:
+            suspect = suspect_visit_rows(home, as_of)[0]
     frames = []
     iterator: Any = enumerate(parts)
     if progress:
@@ -225,12 +235,32 @@ def review_window_rows(home: Path, as_of: pd.Timestamp) -> tuple[np.ndarray, pd.
     return needed, read_rows(Path(home), TABLE_VISITS, needed, [*REVIEW_COLUMNS, "household_id"])
 
 
-def _suspect_rows(home: Path, as_of: pd.Timestamp) -> np.ndarray:
-    """Positions in the visits file of the visits the officer review finds suspect at ``as_of``."""
+def suspect_visit_rows(home: Path, as_of: pd.Timestamp) -> tuple[np.ndarray, pd.DataFrame]:
+    """The visits the officer review finds suspect at ``as_of``, read from the review window.
+
+    Parameters
+    ----------
+    home : Path
+        Revisit home holding ``warehouse/``.
+    as_of : pandas.Timestamp
+        The as-of date (time-zone aware, Asia/Shanghai).
+
+    Returns
+    -------
+    positions : ndarray of int64
+        Ascending positions in ``<home>/warehouse/visits.parquet`` of the current
+        version of each suspect visit (:meth:`features.visit_review.SuspectVisits.at`).
+    suspect : DataFrame
+        Every version of those visits (the review's columns and ``household_id``),
+        for the households they mark (``campaign.officer_review``).
+    """
     from features.visit_review import SuspectVisits
 
     needed, recent = review_window_rows(home, as_of)
-    suspect = needed[SuspectVisits(recent).rows_at(as_of)]
+    local = SuspectVisits(recent).rows_at(as_of)
+    ids = set(recent["visit_id"].iloc[local])
+    suspect = recent[recent["visit_id"].isin(ids)].reset_index(drop=True)
+    positions = needed[local]
     del recent
     release_memory()
-    return suspect
+    return positions, suspect

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from serving.audit import AuditLog
 from serving.audit_middleware import AuditMiddleware
 from serving.auth import TokenStore
 from serving.config import ServingSettings
+from serving.deps import single_valued_query
 from serving.errors import (
     ForbiddenError,
     ServingError,
@@ -122,10 +123,11 @@ def create_app(
     app.state.metrics = metrics
     app.state.tasks = TaskDBHolder(settings.tasks_db_url)
 
+    once = [Depends(single_valued_query)]
     for module in (priority_list, households, score, model, admin, tasks, command_centre):
-        app.include_router(module.router, responses=COMMON_ERROR_RESPONSES)
+        app.include_router(module.router, responses=COMMON_ERROR_RESPONSES, dependencies=once)
     app.include_router(health.router)
-    app.include_router(tasks.admin_router, responses=COMMON_ERROR_RESPONSES)
+    app.include_router(tasks.admin_router, responses=COMMON_ERROR_RESPONSES, dependencies=once)
     from serving.ui import routes as ui_routes
 
     ui_routes.mount(app)

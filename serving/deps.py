@@ -79,3 +79,24 @@ HolderDep = Annotated[StateHolder, Depends(get_holder)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 LanguageDep = Annotated[Language, Depends(get_language)]
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuse a query that gives a parameter more than once (a dependency of every /v1 router).
+
+    ``?township=A&township=B`` is ambiguous: FastAPI would silently use the last value,
+    so a jurisdiction filter could name one place and answer for another. No /v1
+    parameter takes several values.
+
+    Raises
+    ------
+    HTTPException
+        422 naming the repeated parameters.
+    """
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"each query parameter may be given once; got {', '.join(repeated)} more than once",
+        )

@@ -19,6 +19,10 @@ from serving.errors import StateLoadError
 from serving.state import ModelInfo, ScoringModel, ServingState, to_local_midnight
 from warehouse.contract import DEFAULT_HORIZON_DAYS
 
+#: Suspect visits found once for serving's marks and reused by the snapshot:
+#: ``(as_of, ascending positions in the visits file)``.
+KnownSuspects = tuple[pd.Timestamp, Any]
+
 logger = logging.getLogger(__name__)
 
 
@@ -165,7 +169,11 @@ def trained_without_suspect_visits(params: dict[str, str]) -> bool:
 
 
 def load_snapshot(
-    settings: ServingSettings, horizon_days: int, *, exclude_suspect_visits: bool = False
+    settings: ServingSettings,
+    horizon_days: int,
+    *,
+    exclude_suspect_visits: bool = False,
+    known_suspects: KnownSuspects | None = None,
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Build today's feature snapshot from the warehouse (no labels).
 
@@ -179,6 +187,9 @@ def load_snapshot(
         Leave out the visits the officer review finds suspect at the as-of date, as
         the champion's training run did (:func:`trained_without_suspect_visits`), so
         the snapshot's features mean what the model learned.
+    known_suspects : (Timestamp, ndarray of int64), optional
+        The suspect visits :func:`load_suspect_marks` found, so that a prefecture's
+        snapshot does not read and review the window again (used when the dates agree).
 
     Returns
     -------
@@ -201,6 +212,7 @@ def load_snapshot(
             horizon_days=horizon_days,
             with_labels=False,
             exclude_suspect_visits=exclude_suspect_visits,
+            known_suspects=known_suspects,
         )
     except Exception as err:
         raise StateLoadError(
@@ -228,12 +240,15 @@ def load_state(settings: ServingSettings) -> ServingState:
     # 1 000 000 households); done before the snapshot, their reads do not stack on it.
     as_of = _snapshot_date(settings)
     followups = load_followups(settings.home, as_of) if as_of is not None else {}
-    suspect = load_suspect_households(settings, as_of) if as_of is not None else frozenset()
+    suspect, known = (
+        load_suspect_marks(settings, as_of) if as_of is not None else (frozenset(), None)
+    )
     release_memory()
     frame, snapshot_as_of = load_snapshot(
         settings,
         info.horizon_days,
         exclude_suspect_visits=trained_without_suspect_visits(info.params),
+        known_suspects=known,
     )
     release_memory()  # what the feature job read and dropped
     if snapshot_as_of != as_of:  # the date could not be read ahead
@@ -270,22 +285,37 @@ def _snapshot_date(settings: ServingSettings) -> pd.Timestamp | None:
         return None
 
 
-def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> frozenset[str]:
-    """Households with visits the officer review finds suspect at ``as_of`` (empty on failure).
+def load_suspect_marks(
+    settings: ServingSettings, as_of: pd.Timestamp
+) -> tuple[frozenset[str], KnownSuspects | None]:
+    """Households with visits the officer review finds suspect at ``as_of``, and those visits.
+
+    Returns
+    -------
+    households : frozenset of str
+        The households the lists mark (empty on failure).
+    known_suspects : (Timestamp, ndarray of int64) or None
+        ``(as_of, positions in the visits file)`` of the suspect visits, for
+        :func:`load_snapshot`; ``None`` on failure (the snapshot then reviews itself).
 
     A failure here must not keep a snapshot from serving: it is logged and no household
     is marked.
     """
     try:
-        from campaign.officer_review import households_with_suspect_visits, suspect_visit_ids
-        from features.snapshot import review_window_rows
+        from campaign.officer_review import households_with_suspect_visits
+        from features.snapshot import suspect_visit_rows
 
-        _, visits = review_window_rows(settings.home, as_of)  # every row the review reads
-        marked = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
+        positions, visits = suspect_visit_rows(settings.home, as_of)  # the window's rows only
+        marked = households_with_suspect_visits(visits, visits["visit_id"])
     except Exception as err:  # the review is advisory; serving goes on without the marks
         logger.warning("no suspect-visit marks: %s: %s", type(err).__name__, err)
-        return frozenset()
-    return frozenset(marked["household_id"].astype(str))
+        return frozenset(), None
+    return frozenset(marked["household_id"].astype(str)), (as_of, positions)
+
+
+def load_suspect_households(settings: ServingSettings, as_of: pd.Timestamp) -> frozenset[str]:
+    """The households of :func:`load_suspect_marks` alone (empty on failure)."""
+    return load_suspect_marks(settings, as_of)[0]
 
 
 # ---------------------------------------------------------------------- holder

@@ -231,6 +231,7 @@ class ErrorOut(BaseModel):
 #: Error answers every ``/v1`` route may give, documented once (see ``serving.app``).
 COMMON_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "The body is not valid JSON."},
+    401: {"model": ErrorOut, "description": "No token, or an invalid or expired one."},
     413: {"model": ErrorOut, "description": "The body is larger than the limit (1 MiB)."},
     415: {"model": ErrorOut, "description": "A body that is not application/json."},
     422: {"model": ErrorOut, "description": "Invalid or ambiguous parameters, in plain words."},

@@ -20,7 +20,7 @@ from campaign.db import TaskDB
 from campaign.errors import TaskStoreError
 from serving.audit import AuditEvent, AuditLog
 from serving.auth import User
-from warehouse.jurisdictions import LEVELS, depth, split_path
+from warehouse.jurisdictions import LEVELS, UnknownPlace, depth, split_path
 
 
 class TaskDBHolder:
@@ -89,12 +89,19 @@ def scope_of(user: User) -> dict[str, str]:
 
 
 def place_filter(user: User, asked: dict[str, str | None]) -> dict[str, str] | None:
-    """Asked filters (names or paths) intersected with the user's scope; ``None`` on conflict."""
+    """Asked filters (names or paths) intersected with the user's scope; ``None`` on conflict.
+
+    A filter that is no name nor path (``/``, blanks) is a 422 naming the parameter.
+    """
     place: dict[str, str] = {}
     for level, value in asked.items():
         if value is None:
             continue
-        for lvl, name in place_levels(level, value).items():
+        try:
+            levels = place_levels(level, value)
+        except UnknownPlace as err:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{level}: {err}") from err
+        for lvl, name in levels.items():
             if place.get(lvl, name) != name:
                 return None
             place[lvl] = name

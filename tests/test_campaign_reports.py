@@ -350,6 +350,11 @@ def test_a_period_without_visits_says_so_instead_of_a_silent_zero_bulletin() -> 
         for n in quiet.notes
     )
     assert "no visits recorded" in render_html(quiet, "en")
+    # a date before any record: every figure 0 and the note, not a server error (schemathesis
+    # found GET /v1/reports/daily?as_of=2000-01-01 answered 500: TypeError)
+    before = build_report("daily", hand_visits(), hand_incidents(), as_of="2000-01-01")
+    assert before.totals["current"]["households_visited"] == 0
+    assert "no visits recorded in the period 1999-12-31 to 1999-12-31" in before.notes
     busy = build_report("daily", hand_visits(), hand_incidents(), as_of="2025-01-22")
     assert busy.totals["current"]["households_visited"] == 2
     assert not any(n.startswith("no visits recorded") for n in busy.notes)

@@ -86,3 +86,41 @@ def test_serving_marks_the_households_the_whole_table_review_marks(
     got = load_suspect_households(settings, as_of)
     want = households_with_suspect_visits(visits, suspect_visit_ids(visits, as_of))
     assert got == frozenset(want["household_id"]) and len(got) == 20  # B's twenty
+
+
+def test_serving_reviews_the_window_once_and_the_snapshot_reuses_its_suspects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving read and reviewed the window twice (marks, then snapshot): about 5 s at 1M."""
+    import features.snapshot as snapshot
+    from features.snapshot import suspect_visit_rows
+
+    visits = _visits()
+    codes = visits["household_id"].map(lambda h: sum(map(ord, h)) % 3).to_numpy()
+    visits["township"] = np.array(["T1", "T2", "T3"])[codes]
+    write_warehouse(tmp_path, visits, _incidents())
+    as_of = DATES[0]
+    parts = len(visits) // 3
+    want = build_feature_table(
+        tmp_path, as_of, visits_per_partition=parts, exclude_suspect_visits=True
+    )
+    positions, suspect = suspect_visit_rows(tmp_path, as_of)
+    assert len(positions) == suspect["visit_id"].nunique() > 0
+    reads: list[pd.Timestamp] = []
+    real = snapshot.review_window_rows
+    monkeypatch.setattr(
+        snapshot, "review_window_rows", lambda home, t: reads.append(t) or real(home, t)
+    )
+    got = build_feature_table(
+        tmp_path, as_of, visits_per_partition=parts, exclude_suspect_visits=True,
+        known_suspects=(as_of, positions),
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(got, want)
+    assert reads == []  # the window was not read again
+    # suspects found for another date are not used for this one
+    other = build_feature_table(
+        tmp_path, as_of, visits_per_partition=parts, exclude_suspect_visits=True,
+        known_suspects=(DATES[-2], np.zeros(0, dtype=np.int64)),
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(other, want)
+    assert reads == [as_of]

@@ -156,6 +156,38 @@ def test_csv_list_has_one_row_per_task(client: TestClient, tokens: dict[str, str
     assert len(lines) == 1 + 13
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/tasks/summary?county=%2F",  # "/" is no place: UnknownPlace escaped as a 500
+        "/v1/tasks?township=+",
+        "/v1/tasks/supervision?county=%2F%2F",
+        "/v1/tasks?offset=9223372036854775808",  # past SQLite's integer: OverflowError, a 500
+    ],
+)
+def test_bad_filters_and_offsets_are_422_not_server_errors(
+    client: TestClient, tokens: dict[str, str], url: str
+) -> None:
+    """Found by the schemathesis run (``tests/test_serving_schema.py``, marked slow)."""
+    r = client.get(url, headers=h(tokens["admin"]))
+    assert r.status_code == 422, r.text
+    assert "Traceback" not in r.text
+
+
+def test_ambiguous_or_loose_requests_are_refused(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """Schemathesis found ``township=A&township=B`` answered for B, and ``capacity: true`` read as 1."""
+    r = client.get("/v1/tasks?township=Dingxiao&township=Zhaodi", headers=h(tokens["admin"]))
+    assert r.status_code == 422 and "township" in r.json()["detail"]
+    r = client.get("/v1/priority-list?township=Dingxiao&township=Zhaodi", headers=h(tokens["dx"]))
+    assert r.status_code == 422
+    for body in ({"capacity": True}, {"capacity": 3, "note": "free text"}):
+        r = client.post("/v1/admin/publish", json=body, headers=h(tokens["admin"]))
+        assert r.status_code == 422, body
+    assert published(client, tokens, capacity=3)["created"]
+
+
 def test_summary_and_supervision(client: TestClient, tokens: dict[str, str]) -> None:
     published(client, tokens)
     client.get("/v1/priority-list?township=Dingxiao", headers=h(tokens["dx"]))

@@ -180,6 +180,7 @@ def get_report(
         403: {
             "description": "Needs the supervisor role (or admin); a village token cannot review."
         },
+        404: {"description": "No visit records to review."},
     },
 )
 def get_officer_review(

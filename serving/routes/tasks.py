@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from campaign.adherence import adherence, exposures, overall, records, slow_units
 from campaign.config import DECLINE_CODES, OUTCOME_CODES, CampaignConfigError, load_publish_config
@@ -52,7 +52,9 @@ assert set(DeclineCode.__args__) == set(DECLINE_CODES)  # type: ignore[attr-defi
 
 
 class OutcomeIn(BaseModel):
-    """The outcome of an officer's visit: codes only, never free text."""
+    """The outcome of an officer's visit: codes only, never free text (no other field)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     visited_at: datetime = Field(
         description="When the visit happened (ISO 8601; no offset = Asia/Shanghai)."
@@ -63,7 +65,9 @@ class OutcomeIn(BaseModel):
 
 
 class DeclineIn(BaseModel):
-    """Why a task is declined: a code only."""
+    """Why a task is declined: a code only (no other field)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     reason: DeclineCode = Field(
         description="already_handled, moved_away, wrong_household or disagree (with the list)."
@@ -71,7 +75,12 @@ class DeclineIn(BaseModel):
 
 
 class PublishIn(BaseModel):
-    """Options of a publication (the snapshot's as-of date decides the week)."""
+    """Options of a publication (the snapshot's as-of date decides the week).
+
+    Strict: ``{"capacity": true}`` is refused, not read as 1.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     capacity: int | None = Field(
         default=None, ge=0, le=10_000, description="Households per township."
@@ -95,6 +104,7 @@ LIST_COLUMNS = ["task_id", "household_id", "kind", "status", "due", "overdue", "
 @router.get(
     "/tasks",
     responses={
+        200: {"content": {"text/csv": {}}},  # format=csv: the OpenAPI document said JSON only
         401: {"description": "No or invalid token."},
         503: {"description": "No task database."},
     },
@@ -112,7 +122,7 @@ def list_tasks(
     village: Annotated[str | None, NameQuery] = None,
     household_id: Annotated[str | None, NameQuery] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """Tasks of your jurisdiction: ``open`` (open or acknowledged), ``overdue`` (超时预警:
@@ -140,7 +150,13 @@ def list_tasks(
     )
 
 
-@router.get("/tasks/summary")
+@router.get(
+    "/tasks/summary",
+    responses={
+        401: {"description": "No or invalid token."},
+        503: {"description": "No task database."},
+    },
+)
 def tasks_summary(
     request: Request,
     user: CurrentUser,
@@ -182,7 +198,14 @@ def _empty(db: TaskDB) -> pd.DataFrame:
     return pd.DataFrame(columns=list(TASK_COLUMNS))
 
 
-@router.get("/tasks/supervision")
+@router.get(
+    "/tasks/supervision",
+    responses={
+        401: {"description": "No or invalid token."},
+        403: {"description": "Officers do not see the supervision view."},
+        503: {"description": "No task database."},
+    },
+)
 def supervision(
     user: SupervisorUser,
     db: TaskDBDep,
@@ -217,7 +240,14 @@ def _scoped_task(db: TaskDB, user: User, audit: Any, task_id: str, endpoint: str
     return task
 
 
-@router.get("/tasks/{task_id}")
+@router.get(
+    "/tasks/{task_id}",
+    responses={
+        401: {"description": "No or invalid token."},
+        404: {"description": "Unknown task, or outside your jurisdiction."},
+        503: {"description": "No task database."},
+    },
+)
 def get_task(
     task_id: Annotated[str, TaskIdPath], user: CurrentUser, db: TaskDBDep, audit: AuditDep,
     lang: LanguageDep,
