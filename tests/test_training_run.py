@@ -260,9 +260,11 @@ def test_train_on_a_mistyped_home_leaves_nothing_behind(
     home = tmp_path / "no-such-home"
     result = CliRunner().invoke(app, ["train", "--home", str(home), *extra])
     assert result.exit_code == 1
-    assert (
-        "expected a warehouse at" in result.output and "run revisit ingest first" in result.output
-    )
+    if extra:  # the arguments are checked first
+        assert "expected a parameters file (JSON)" in result.output
+    else:
+        assert "expected a warehouse at" in result.output
+        assert "run revisit ingest first" in result.output
     assert "Traceback" not in result.output
     assert not home.exists()
 

@@ -151,13 +151,6 @@ def register(app: typer.Typer) -> None:
             first = err.errors()[0]
             fail(f"bad setting {first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}")
             return None
-        visits = warehouse_path(settings.home, "visits")
-        if not visits.exists():
-            fail(
-                f"expected a warehouse at {visits.parent} (the home {settings.home}), found "
-                f"none: run revisit ingest first, or give the home with --home"
-            )
-            return None
         try:
             cfg = load_config(config)
             if params is not None:
@@ -171,6 +164,13 @@ def register(app: typer.Typer) -> None:
             gt = resolve_ground_truth_dir(settings.home, ground_truth)
         except (ConfigError, BaselineError) as err:
             fail(str(err))
+            return None
+        visits = warehouse_path(settings.home, "visits")
+        if not visits.exists():
+            fail(
+                f"expected a warehouse at {visits.parent} (the home {settings.home}), found "
+                f"none: run revisit ingest first, or give the home with --home"
+            )
             return None
         return settings, cfg, gt
 
