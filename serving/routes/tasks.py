@@ -101,13 +101,17 @@ LIST_COLUMNS = ["task_id", "household_id", "kind", "status", "due", "overdue", "
                 "notice_no", "outcome", "decline_reason"]  # fmt: skip
 
 
+#: Answers every task read may give besides 200 (and the app's common errors).
+_READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or invalid token."},
+    503: {"description": "No task database."},
+}
+
+
 @router.get(
     "/tasks",
-    responses={
-        200: {"content": {"text/csv": {}}},  # format=csv: the OpenAPI document said JSON only
-        401: {"description": "No or invalid token."},
-        503: {"description": "No task database."},
-    },
+    # format=csv: the OpenAPI document said JSON only
+    responses={200: {"content": {"text/csv": {}}}, **_READ_RESPONSES},
 )
 def list_tasks(
     user: CurrentUser,
@@ -152,10 +156,7 @@ def list_tasks(
 
 @router.get(
     "/tasks/summary",
-    responses={
-        401: {"description": "No or invalid token."},
-        503: {"description": "No task database."},
-    },
+    responses=_READ_RESPONSES,
 )
 def tasks_summary(
     request: Request,
@@ -201,9 +202,8 @@ def _empty(db: TaskDB) -> pd.DataFrame:
 @router.get(
     "/tasks/supervision",
     responses={
-        401: {"description": "No or invalid token."},
         403: {"description": "Officers do not see the supervision view."},
-        503: {"description": "No task database."},
+        **_READ_RESPONSES,
     },
 )
 def supervision(
@@ -243,9 +243,8 @@ def _scoped_task(db: TaskDB, user: User, audit: Any, task_id: str, endpoint: str
 @router.get(
     "/tasks/{task_id}",
     responses={
-        401: {"description": "No or invalid token."},
         404: {"description": "Unknown task, or outside your jurisdiction."},
-        503: {"description": "No task database."},
+        **_READ_RESPONSES,
     },
 )
 def get_task(
