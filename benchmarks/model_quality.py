@@ -94,6 +94,8 @@ def _soft_labelled(
 
     Read one as-of date at a time (the oracle too), so that only the float32
     matrix is ever held whole: about 1.2 GB for a fold at 1 000 000 households.
+    Rows without an oracle probability (households added to the exports by hand)
+    are left out.
     """
     from training.baselines import oracle_scores, read_oracle
     from training.frame import WEIGHT
@@ -101,9 +103,12 @@ def _soft_labelled(
     xs, ys, ws = [], [], []
     for as_of in dates:
         rows = pieces.read_one(as_of, sampled=True)
-        oracle = read_oracle(ground_truth, [as_of])
+        y = oracle_scores(rows, ground_truth, oracle=read_oracle(ground_truth, [as_of]))
+        covered = ~np.isnan(y)  # a household the simulator never made has no oracle row
+        if not covered.all():
+            rows, y = rows[covered].reset_index(drop=True), y[covered]
         xs.append(model._matrix(rows, count_unseen=False))
-        ys.append(np.clip(oracle_scores(rows, ground_truth, oracle=oracle), 0.0, 1.0))
+        ys.append(np.clip(y, 0.0, 1.0))
         ws.append(rows[WEIGHT].to_numpy(dtype=np.float64))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
@@ -216,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         "--no-ceiling", action="store_true", help="leave out the records-ceiling diagnostic"
     )
     args = parser.parse_args(argv)
+    if args.households < 1000 or args.n_boot < 1:
+        parser.error("expected --households of at least 1000 and --n-boot of at least 1")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     logging.basicConfig(level=logging.WARNING)
     print(
@@ -271,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             if v.empty:
                 continue
             verdict = (
-                ("MET" if v.mean() >= goal else "NOT MET")
+                ("MET (mean ≥ goal)" if v.mean() >= goal else "NOT MET")
                 if model == "lightgbm"
                 else "(diagnostic)"
             )

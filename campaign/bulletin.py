@@ -20,6 +20,7 @@ from campaign.reports import (
     LEVELS,
     RATE_FIGURES,
     ReportError,
+    ReportInputError,
     Window,
     headline,
     headline_numbers,
@@ -34,7 +35,7 @@ from campaign.reports import (
 )
 from warehouse.contract import TABLE_INCIDENTS
 from warehouse.jurisdictions import LEVELS as PATH_LEVELS
-from warehouse.jurisdictions import split_path
+from warehouse.jurisdictions import UnknownPlace, split_path
 
 #: Figures compared with the previous period and the year before, in every level.
 COMPARED = ("officer_days", "households_visited", "disputes_found", "escalations")
@@ -126,8 +127,17 @@ def _plain(value: Any) -> Any:
 def place_columns(level: str, name: str) -> dict[str, str]:
     """The column filters of a place: a path (``兴仁市/城南街道``) fixes every level down to
     ``level``; a bare name only its own level (names repeat across counties, so it may
-    cover namesakes)."""
-    parts = split_path(name)
+    cover namesakes).
+
+    Raises
+    ------
+    ReportInputError
+        When the text is no name nor path (``/``, ``a//b``, blanks).
+    """
+    try:
+        parts = split_path(name)
+    except UnknownPlace as err:
+        raise ReportInputError(f"{level}: {err}") from err
     if len(parts) == PATH_LEVELS.index(level) + 1:
         return dict(zip(PATH_LEVELS, parts, strict=False))
     return {level: parts[-1] if parts else name}

@@ -109,6 +109,16 @@ class ReportError(ValueError):
     """A report cannot be made from the arguments given."""
 
 
+class ReportInputError(ReportError):
+    """The arguments themselves are malformed (a place that is no name nor path, a date
+    outside the years a report can cover): the caller's mistake, not missing data."""
+
+
+#: The as-of dates a report or review accepts (local dates): pandas' nanosecond times
+#: cannot subtract a review window from year 1, and no record predates 1970.
+AS_OF_RANGE: tuple[str, str] = ("1970-01-01", "2199-12-31")
+
+
 @dataclass(frozen=True)
 class Window:
     """A report period ``[start, end)`` in local time (Asia/Shanghai)."""

@@ -13,7 +13,7 @@ import pandas as pd
 
 from campaign.bulletin import Report, build_report, place_columns, scope_frames
 from campaign.officer_review import ReviewConfig, score_officers, suspect_visit_ids
-from campaign.reports import DateLike, ReportError, local_midnight
+from campaign.reports import AS_OF_RANGE, DateLike, ReportError, ReportInputError, local_midnight
 from features.build import EmptyWarehouseError, default_snapshot_as_of
 from warehouse.contract import TIMEZONE
 from warehouse.store import read_incidents, read_visits
@@ -28,9 +28,23 @@ def resolve_as_of(
     ------
     ReportError
         When no date is given and the warehouse is empty.
+    ReportInputError
+        When the date lies outside :data:`campaign.reports.AS_OF_RANGE`.
     """
     if as_of is not None:
-        return local_midnight(as_of)
+        first, last = AS_OF_RANGE
+        text = str(as_of)[:10]
+        try:
+            t = local_midnight(as_of)
+        except (ValueError, OverflowError) as err:
+            raise ReportInputError(
+                f"expected an as-of date such as 2025-03-03, got {text!r}"
+            ) from err
+        if not (local_midnight(first) <= t <= local_midnight(last)):
+            raise ReportInputError(
+                f"expected an as-of date from {first} to {last}, got {t.date().isoformat()}"
+            )
+        return t
     try:
         return default_snapshot_as_of(visits, incidents)
     except EmptyWarehouseError as err:

@@ -194,8 +194,10 @@ def plain_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         item.pop("url", None)
         if "input" in item:
             try:
-                encoded = json.dumps(jsonable_encoder(item["input"]), ensure_ascii=False)
-            except (TypeError, ValueError):
+                encoded = json.dumps(
+                    jsonable_encoder(item["input"]), ensure_ascii=False, allow_nan=False
+                )
+            except (TypeError, ValueError):  # unencodable, or Infinity/NaN (not JSON)
                 encoded = "?" * (MAX_ECHOED_INPUT_CHARS + 1)
             if len(encoded) > MAX_ECHOED_INPUT_CHARS:
                 del item["input"]

@@ -140,10 +140,14 @@ class HouseholdOut(BaseModel):
 class ScoreRequest(BaseModel):
     """Feature rows to score (keys: the model's feature names; optional household_id)."""
 
+    # no other field, and no Infinity or NaN in a feature (JSON has neither; Python's
+    # json module reads them, and the model would score them without a word)
     model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [{"rows": [{"household_id": "h1", "disputes_all_open": 1.0}]}]
-        }
+        },
     )
 
     rows: list[dict[str, float | str | None]] = Field(min_length=1, max_length=MAX_SCORE_ROWS)

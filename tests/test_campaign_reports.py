@@ -358,3 +358,19 @@ def test_a_period_without_visits_says_so_instead_of_a_silent_zero_bulletin() -> 
     busy = build_report("daily", hand_visits(), hand_incidents(), as_of="2025-01-22")
     assert busy.totals["current"]["households_visited"] == 2
     assert not any(n.startswith("no visits recorded") for n in busy.notes)
+
+
+def test_malformed_dates_and_places_are_input_errors_in_plain_words() -> None:
+    """``revisit report --as-of 0001-01-01`` and ``--county /`` ended in tracebacks."""
+    from campaign.reports import ReportInputError
+    from campaign.service import resolve_as_of
+
+    for bad in ("0001-01-01", "2300-01-01"):
+        with pytest.raises(ReportInputError, match=f"from 1970-01-01 to 2199-12-31, got {bad}"):
+            resolve_as_of(hand_visits(), hand_incidents(), bad)
+    assert resolve_as_of(hand_visits(), hand_incidents(), "2025-02-28") == pd.Timestamp(
+        "2025-02-28", tz=TIMEZONE
+    )
+    for level, text in (("county", "/"), ("township", "a//b"), ("village", " ")):
+        with pytest.raises(ReportInputError, match=f"{level}: expected a name or a path"):
+            scope_frames(hand_visits(), hand_incidents(), **{level: text})

@@ -131,3 +131,21 @@ def test_lists_mark_households_whose_recent_visits_are_suspect() -> None:
     assert set(notes.values()) == {None}
     zh = priority_list(state, "village", village, limit=500, offset=0, lang="zh")
     assert SUSPECT_NOTE_ZH in {it.note for it in zh.items}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/reports/daily?county=%2F",  # no place: UnknownPlace answered 500
+        "/v1/reports/weekly?township=a%2F%2Fb",
+        "/v1/reports/daily?as_of=0001-01-01",  # a review window before year 1: OverflowError
+        "/v1/officers/review?as_of=0001-01-01",
+    ],
+)
+def test_malformed_places_and_dates_are_422_not_server_errors(
+    client: TestClient, tokens: dict[str, str], url: str
+) -> None:
+    """Found by a newcomer's check: each of these answered 500."""
+    r = get(client, tokens["admin"], url)
+    assert r.status_code == 422, r.text
+    assert "expected" in r.json()["detail"] and "Traceback" not in r.text

@@ -300,7 +300,7 @@ def test_cli_lists_the_quarantine_reasons_without_the_values(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert re.search(r"2 rows: \S+: cannot read this date and time", text), text
-    assert re.search(r"1 rows: household is missing", text), text
+    assert re.search(r"1 row: household is missing", text), text
     assert "13800138000" not in result.output
 
 

@@ -472,6 +472,8 @@ def test_score_endpoint_agrees_with_the_served_list(
         ({"rows": [{"no_such_feature": 1}]}, "unknown columns"),
         ({"rows": [{"disputes_all_open": 1}] * 10_001}, "at most 10000 rows, got 10001"),
         ({}, "Field required"),
+        # a newcomer's check: an extra field was ignored and Infinity was scored
+        ({"rows": [{"disputes_all_open": 1}], "note": "x"}, "note"),
     ],
 )
 def test_bad_score_requests_are_422_with_a_clear_message(
@@ -480,6 +482,20 @@ def test_bad_score_requests_are_422_with_a_clear_message(
     r = client.post("/v1/score", json=body, headers=auth(tokens["analyst"]))
     assert r.status_code == 422
     assert needle in r.text
+
+
+@pytest.mark.parametrize("token", ["Infinity", "-Infinity", "NaN"])
+def test_score_refuses_infinity_and_nan(
+    client: TestClient, tokens: dict[str, str], token: str
+) -> None:
+    """Python's JSON reader takes Infinity and NaN (JSON has neither); they were scored."""
+    r = client.post(
+        "/v1/score",
+        content='{"rows": [{"disputes_all_open": ' + token + '}]}',
+        headers={**auth(tokens["analyst"]), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert "finite" in r.text
 
 
 def test_empty_score_row_is_422_naming_the_missing_features(

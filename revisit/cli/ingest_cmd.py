@@ -66,7 +66,9 @@ def quarantine_summary(path: Path, top: int = 5) -> list[str]:
     except (OSError, ValueError):
         return []
     counts = reasons.fillna("(no reason)").value_counts()
-    lines = [f"{n} rows: {reason}" for reason, n in counts.head(top).items()]
+    lines = [
+        f"{n} {'row' if n == 1 else 'rows'}: {reason}" for reason, n in counts.head(top).items()
+    ]
     if len(counts) > top:
         lines.append(
             f"{int(counts.iloc[top:].sum())} rows: {len(counts) - top} other reasons (see the file)"

@@ -81,9 +81,8 @@ def register(app: typer.Typer) -> None:
             return
         units = rep.levels["county"].shape[0] + rep.levels["township"].shape[0]
         if not units:
-            fail(
-                f"no visits in {county or township or 'the warehouse'!r} before {rep.as_of.date()}"
-            )
+            where = repr(county or township) if (county or township) else "the warehouse"
+            fail(f"no visits in {where} before {rep.as_of.date()}")
         for note in rep.notes:
             if note.startswith("no visits recorded"):  # every figure reads 0: say why
                 typer.echo(f"note: {note}", err=True)

@@ -138,7 +138,7 @@ def get_report(
 ) -> Response:
     """Daily dispatch, weekly bulletin or monthly appraisal of a unit (figures with 环比 and 同比)."""
     from campaign.render import render_html, to_json, write_xlsx
-    from campaign.reports import ReportError
+    from campaign.reports import ReportError, ReportInputError
 
     endpoint = "/v1/reports/{period}"
     try:
@@ -150,6 +150,9 @@ def get_report(
     try:
         db_url = request.app.state.settings.db_url
         rep = _report(str(home), _mtimes(home), period, as_of, scope, db_url)
+    except ReportInputError as err:  # a place that is no path, a date out of range
+        _audit(audit, user, endpoint, as_of.isoformat() if as_of else None, "invalid")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
     except ReportError as err:
         _audit(audit, user, endpoint, as_of.isoformat() if as_of else None, "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
@@ -193,7 +196,7 @@ def get_officer_review(
     only_listed: Annotated[bool, Query(description="Only officers on the review list.")] = False,
 ) -> JSONResponse:
     """Officers' visit records scored against same-township peers: a review list, never a sanction."""
-    from campaign.reports import ReportError
+    from campaign.reports import ReportError, ReportInputError
 
     endpoint = "/v1/officers/review"
     if user.role == "supervisor" and user.level not in ("county", "township"):
@@ -204,6 +207,9 @@ def get_officer_review(
     home = request.app.state.settings.home
     try:
         t, table = _review(str(home), _mtimes(home), as_of)
+    except ReportInputError as err:
+        _audit(audit, user, endpoint, as_of.isoformat() if as_of else None, "invalid")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
     except ReportError as err:
         _audit(audit, user, endpoint, None, "not_found")
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
