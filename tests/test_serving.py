@@ -491,7 +491,7 @@ def test_score_refuses_infinity_and_nan(
     """Python's JSON reader takes Infinity and NaN (JSON has neither); they were scored."""
     r = client.post(
         "/v1/score",
-        content='{"rows": [{"disputes_all_open": ' + token + '}]}',
+        content='{"rows": [{"disputes_all_open": ' + token + "}]}",
         headers={**auth(tokens["analyst"]), "Content-Type": "application/json"},
     )
     assert r.status_code == 422, r.text
