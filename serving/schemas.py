@@ -155,13 +155,22 @@ class ScoreRequest(BaseModel):
     @field_validator("rows", mode="before")
     @classmethod
     def _at_most_max_rows(cls, value: object) -> object:
-        """Refuse an over-long batch before validating its rows, in plain words."""
+        """Refuse an over-long batch, or a household_id that is not text, in plain words."""
         if isinstance(value, list) and len(value) > MAX_SCORE_ROWS:
             raise PydanticCustomError(
                 "too_long",
                 "at most {max_rows} rows, got {n_rows}",
                 {"max_rows": MAX_SCORE_ROWS, "n_rows": len(value)},
             )
+        if isinstance(value, list):  # a number would come back as "123.0"
+            for i, row in enumerate(value):
+                hid = row.get("household_id") if isinstance(row, dict) else None
+                if hid is not None and not isinstance(hid, str):
+                    raise PydanticCustomError(
+                        "household_id_text",
+                        "household_id in row {row}: expected text, got {kind}",
+                        {"row": i, "kind": type(hid).__name__},
+                    )
         return value
 
 

@@ -474,6 +474,7 @@ def test_score_endpoint_agrees_with_the_served_list(
         ({}, "Field required"),
         # a newcomer's check: an extra field was ignored and Infinity was scored
         ({"rows": [{"disputes_all_open": 1}], "note": "x"}, "note"),
+        ({"rows": [{"household_id": 123, "disputes_all_open": 1}]}, "household_id in row 0"),
     ],
 )
 def test_bad_score_requests_are_422_with_a_clear_message(
