@@ -6,6 +6,7 @@ plain ``def`` dependency in the thread pool, one thread hop per dependency per r
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -93,8 +94,8 @@ def single_valued_query(request: Request) -> None:
     HTTPException
         422 naming the repeated parameters.
     """
-    names = [name for name, _ in request.query_params.multi_items()]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(n for n, k in counts.items() if k > 1)
     if repeated:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -15,12 +15,13 @@ from typing import Any
 import pandas as pd
 from fastapi import HTTPException, Request, status
 
+from campaign.bulletin import place_columns
 from campaign.config import DECLINE_CODES, OUTCOME_CODES
 from campaign.db import TaskDB
 from campaign.errors import TaskStoreError
+from campaign.reports import ReportInputError
 from serving.audit import AuditEvent, AuditLog
 from serving.auth import User
-from warehouse.jurisdictions import LEVELS, UnknownPlace, depth, split_path
 
 
 class TaskDBHolder:
@@ -70,11 +71,15 @@ def task_db(request: Request) -> TaskDB:
 
 
 def place_levels(level: str, text: str) -> dict[str, str]:
-    """A place text as per-level names: a full path fills every level down to ``level``."""
-    parts = split_path(text)
-    if len(parts) == depth(level):
-        return dict(zip(LEVELS, parts, strict=False))
-    return {level: parts[-1]} if parts else {level: text}
+    """A place text as per-level names: a full path fills every level down to ``level``.
+
+    :func:`campaign.bulletin.place_columns` for a route: a text that is no name nor
+    path (``/``, ``a//b``, blanks) is a 422 naming the level.
+    """
+    try:
+        return place_columns(level, text)
+    except ReportInputError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
 
 
 def scope_of(user: User) -> dict[str, str]:
@@ -91,17 +96,13 @@ def scope_of(user: User) -> dict[str, str]:
 def place_filter(user: User, asked: dict[str, str | None]) -> dict[str, str] | None:
     """Asked filters (names or paths) intersected with the user's scope; ``None`` on conflict.
 
-    A filter that is no name nor path (``/``, blanks) is a 422 naming the parameter.
+    A filter that is no name nor path (``/``, blanks) is a 422 (:func:`place_levels`).
     """
     place: dict[str, str] = {}
     for level, value in asked.items():
         if value is None:
             continue
-        try:
-            levels = place_levels(level, value)
-        except UnknownPlace as err:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{level}: {err}") from err
-        for lvl, name in levels.items():
+        for lvl, name in place_levels(level, value).items():
             if place.get(lvl, name) != name:
                 return None
             place[lvl] = name

@@ -149,3 +149,13 @@ def test_malformed_places_and_dates_are_422_not_server_errors(
     r = get(client, tokens["admin"], url)
     assert r.status_code == 422, r.text
     assert "expected" in r.json()["detail"] and "Traceback" not in r.text
+
+
+def test_a_supervisors_malformed_place_is_422_not_a_server_error(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """The scope check of a supervisor's token split the asked place first: still a 500."""
+    for url in ("/v1/reports/daily?township=%2F", "/v1/reports/daily?county=a%2F%2Fb"):
+        r = get(client, tokens["sup_county"], url)
+        assert r.status_code == 422, r.text
+        assert "expected a name or a path" in r.json()["detail"]
